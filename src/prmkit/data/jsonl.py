@@ -1,0 +1,85 @@
+"""JSONL reading and writing that validates every line.
+
+A bad line stops the read with `FILE:LINE: what is wrong` (an `InputError`); no line
+is ever skipped in silence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from prmkit.data.errors import InputError
+
+T = TypeVar("T")
+
+
+def iter_jsonl(path: str | os.PathLike, parse: Callable[[Any], T] | None = None) -> Iterator[T]:
+    """Yield each line of a JSONL file, parsed by `parse` (a `from_dict`), validated.
+
+    Blank lines are allowed and skipped. Raises InputError naming file and line for a
+    missing file, bad UTF-8, bad JSON (a truncated last line included) or a record
+    that `parse` rejects.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", str(path))
+    if p.is_dir():
+        raise InputError("is a directory, expected a JSONL file", str(path))
+    with open(p, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"not valid UTF-8 (byte {e.start})", str(path), lineno) from None
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as e:
+                hint = " (truncated line?)" if not text.endswith("\n") else ""
+                raise InputError(f"invalid JSON: {e.msg}{hint}", str(path), lineno) from None
+            if parse is None:
+                yield obj
+                continue
+            try:
+                yield parse(obj)
+            except (ValueError, TypeError, KeyError) as e:
+                raise InputError(str(e), str(path), lineno) from None
+
+
+def read_jsonl(path: str | os.PathLike, parse: Callable[[Any], T] | None = None) -> list[T]:
+    """All records of a JSONL file; see `iter_jsonl`. An empty file is an error."""
+    out = list(iter_jsonl(path, parse))
+    if not out:
+        raise InputError("file has no records", str(path))
+    return out
+
+
+def _plain(r: Any) -> Any:
+    return r.to_dict() if hasattr(r, "to_dict") else r
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
+    """Write records (dicts or objects with `to_dict`) atomically; returns the count."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(_plain(r), ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, p)
+    return n
+
+
+def append_jsonl(f, records: Iterable[Any]) -> None:
+    """Append records to an open text file and flush to disk, for resumable runs."""
+    for r in records:
+        f.write(json.dumps(_plain(r), ensure_ascii=False) + "\n")
+    f.flush()
+    os.fsync(f.fileno())

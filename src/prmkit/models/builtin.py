@@ -1,0 +1,80 @@
+"""The built-in policy: a small character-level GPT behind the Generator interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from prmkit.models.checkpoint import load_state, read_config, save_checkpoint
+from prmkit.models.generator import Generation, SamplingParams
+from prmkit.models.gpt import GPT, GPTConfig
+from prmkit.models.sampling import sample
+from prmkit.models.steps import STEP_SEP, split_steps
+from prmkit.models.tokenizer import CharTokenizer
+
+POLICY_KIND = "policy"
+
+
+class BuiltinPolicy:
+    """A GPT policy over characters; `generate` batches all prompts x n samples."""
+
+    step_sep = STEP_SEP
+
+    def __init__(self, model: GPT, meta: dict | None = None, batch_size: int = 512) -> None:
+        self.model = model
+        self.tok = CharTokenizer()
+        self.meta = meta or {}
+        self.batch_size = batch_size
+
+    @classmethod
+    def new(cls, cfg: GPTConfig | None = None) -> BuiltinPolicy:
+        cfg = cfg or GPTConfig(vocab_size=CharTokenizer().vocab_size)
+        return cls(GPT(cfg))
+
+    @classmethod
+    def load(cls, ckpt_dir: str | Path) -> BuiltinPolicy:
+        cfg = read_config(ckpt_dir, POLICY_KIND)
+        model = GPT(GPTConfig(**cfg["gpt"]))
+        model.load_state_dict(load_state(ckpt_dir), strict=False)
+        model.head.weight = model.tok.weight
+        return cls(model, cfg)
+
+    def save(self, out_dir: str | Path, extra: dict | None = None) -> Path:
+        config = {"kind": POLICY_KIND, "backend": "builtin", "tokenizer": "char"}
+        config.update(self.meta | (extra or {}))
+        config["kind"] = POLICY_KIND
+        config["gpt"] = self.model.cfg.to_dict()
+        state = {k: v for k, v in self.model.state_dict().items() if k != "head.weight"}
+        return save_checkpoint(out_dir, state, config)
+
+    def encode_prompt(self, text: str) -> list[int]:
+        return [self.tok.bos_id] + self.tok.encode(text)
+
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
+        gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
+        enc = [self.encode_prompt(p) for p in prompts]
+        flat = [i for i in range(len(prompts)) for _ in range(params.n)]
+        stop = {self.tok.eos_id} | ({self.tok.newline_id} if params.stop_at_step else set())
+        results: list[list[Generation]] = [[] for _ in prompts]
+        # Sorting by prompt length keeps left padding, and so wasted compute, small.
+        order = sorted(range(len(flat)), key=lambda k: len(enc[flat[k]]))
+        outs: dict[int, Generation] = {}
+        for s in range(0, len(order), self.batch_size):
+            chunk = order[s : s + self.batch_size]
+            ids, lps, stops = sample(
+                self.model,
+                [enc[flat[k]] for k in chunk],
+                params.max_new_tokens,
+                stop,
+                self.tok.pad_id,
+                params.temperature,
+                params.top_p,
+                gen,
+            )
+            for k, t, lp, st in zip(chunk, ids, lps, stops):
+                text = self.tok.decode(t)
+                outs[k] = Generation(text, split_steps(text, self.step_sep), t, lp, st == self.tok.eos_id)
+        for k in range(len(flat)):
+            results[flat[k]].append(outs[k])
+        return results

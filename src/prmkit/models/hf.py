@@ -1,0 +1,90 @@
+"""Any local Hugging Face causal LM as a policy, through transformers.
+
+The sampling loop is our own (KV cache via `past_key_values`, left padding) so that
+it returns per-token log-probs and can stop at a step boundary in text space, which
+is robust to tokenizers that merge the separator with neighbouring characters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from prmkit.models.generator import Generation, SamplingParams
+from prmkit.models.sampling import _top_p_filter
+from prmkit.models.steps import STEP_SEP, split_steps
+
+
+class HFPolicy:
+    def __init__(self, model, tokenizer, step_sep: str = STEP_SEP, batch_size: int = 64) -> None:
+        self.model = model.eval()
+        self.tok = tokenizer
+        self.tok.padding_side = "left"
+        if self.tok.pad_token_id is None:
+            self.tok.pad_token = self.tok.eos_token
+        self.step_sep = step_sep
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, path: str | Path, step_sep: str = STEP_SEP, dtype: torch.dtype = torch.float32) -> HFPolicy:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
+        return cls(model, tok, step_sep)
+
+    @torch.no_grad()
+    def _batch(self, prompts: list[str], params: SamplingParams, gen: torch.Generator | None) -> list[Generation]:
+        enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        B = ids.shape[0]
+        eos = self.tok.eos_token_id
+        pos = (mask.cumsum(1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
+        past, logits = out.past_key_values, out.logits[:, -1]
+        toks = [[] for _ in range(B)]
+        lps = [[] for _ in range(B)]
+        texts = [""] * B
+        finished = [False] * B
+        done = torch.zeros(B, dtype=torch.bool)
+        for _ in range(params.max_new_tokens):
+            logp = logits.float().log_softmax(-1)
+            if params.temperature <= 0:
+                nxt = logp.argmax(-1)
+            else:
+                probs = _top_p_filter(logits.float() / params.temperature, params.top_p).softmax(-1)
+                nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            chosen = logp.gather(1, nxt[:, None]).squeeze(1)
+            for b in range(B):
+                if done[b]:
+                    continue
+                t = int(nxt[b])
+                if t == eos:
+                    done[b], finished[b] = True, True
+                    toks[b].append(t)
+                    lps[b].append(float(chosen[b]))
+                    continue
+                toks[b].append(t)
+                lps[b].append(float(chosen[b]))
+                texts[b] = self.tok.decode(toks[b], skip_special_tokens=True)
+                if params.stop_at_step and self.step_sep in texts[b].lstrip(self.step_sep):
+                    lead = len(texts[b]) - len(texts[b].lstrip(self.step_sep))
+                    cut = texts[b].index(self.step_sep, lead) + len(self.step_sep)
+                    texts[b] = texts[b][:cut]
+                    done[b] = True
+            if bool(done.all()):
+                break
+            mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype)], 1)
+            pos = pos[:, -1:] + 1
+            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos, past_key_values=past, use_cache=True)
+            past, logits = out.past_key_values, out.logits[:, -1]
+        return [Generation(texts[b], split_steps(texts[b], self.step_sep), toks[b], lps[b], finished[b]) for b in range(B)]
+
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
+        gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
+        flat = [p for p in prompts for _ in range(params.n)]
+        outs: list[Generation] = []
+        for s in range(0, len(flat), self.batch_size):
+            outs.extend(self._batch(flat[s : s + self.batch_size], params, gen))
+        return [outs[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]

@@ -1,0 +1,30 @@
+"""Open a policy by path: a built-in checkpoint or a Hugging Face model folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prmkit.data import InputError
+from prmkit.models.generator import Generator
+
+
+def load_generator(path: str, **kwargs) -> Generator:
+    """A Generator for `path`: prmkit policy checkpoint, or a local HF causal-LM folder."""
+    cfg_path = Path(path) / "config.json"
+    if not cfg_path.exists():
+        raise InputError("not a policy: no config.json (expected a prmkit policy or a Hugging Face model folder)", path)
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"invalid config.json: {e}", str(cfg_path)) from None
+    if cfg.get("kind") == "policy":
+        from prmkit.models.builtin import BuiltinPolicy
+
+        return BuiltinPolicy.load(path)
+    if "model_type" in cfg:
+        from prmkit.models.hf import HFPolicy
+
+        return HFPolicy.load(path, **kwargs)
+    kind = cfg.get("kind")
+    raise InputError(f"checkpoint is of kind {kind!r}, expected a policy", str(cfg_path))

@@ -1,0 +1,105 @@
+"""Supervised fine-tuning of the built-in policy on world solutions with mistakes mixed in.
+
+Each batch draws problems and, per problem, a solution: canonical, or with probability
+`mistake_rate` one controlled mistake (slip, wrong operand, skipped operation, early
+answer), and with probability `noop_rate` a correct-but-useless step. The policy thus
+learns to err realistically, at varied steps, and keeps no-op steps in its support.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from prmkit.models.builtin import BuiltinPolicy
+from prmkit.models.gpt import GPTConfig
+from prmkit.models.steps import render
+from prmkit.models.tokenizer import CharTokenizer
+from prmkit.worlds import arithmetic
+
+
+@dataclass
+class SFTSettings:
+    steps: int = 600
+    batch_size: int = 64
+    lr: float = 3e-3
+    warmup: int = 30
+    weight_decay: float = 0.01
+    mistake_rate: float = 0.45
+    noop_rate: float = 0.05
+    seed: int = 0
+
+
+def make_solution(prompt: str, rng: random.Random, mistake_rate: float, noop_rate: float) -> list[str]:
+    if rng.random() < mistake_rate:
+        steps, _ = arithmetic.corrupt(prompt, rng)
+    else:
+        steps = arithmetic.solve(prompt)
+    if rng.random() < noop_rate:
+        steps = arithmetic.add_noop(steps, rng)
+    return steps
+
+
+def encode_example(tok: CharTokenizer, prompt: str, steps: list[str]) -> tuple[list[int], int]:
+    """Token ids BOS + prompt + steps + EOS, and the index where the solution starts."""
+    head = [tok.bos_id] + tok.encode(render(prompt))
+    full = [tok.bos_id] + tok.encode(render(prompt, steps)) + [tok.eos_id]
+    return full, len(head)
+
+
+def batch_tensors(examples: list[tuple[list[int], int]], pad_id: int):
+    """(B, T) inputs, (B, T) targets with -100 on prompt and padding."""
+    T = max(len(e) for e, _ in examples) - 1
+    x = torch.full((len(examples), T), pad_id, dtype=torch.long)
+    y = torch.full((len(examples), T), -100, dtype=torch.long)
+    for i, (ids, start) in enumerate(examples):
+        t = torch.tensor(ids)
+        x[i, : len(ids) - 1] = t[:-1]
+        y[i, start - 1 : len(ids) - 1] = t[start:]
+    return x, y
+
+
+def train_policy(
+    prompts: list[str], cfg: GPTConfig, s: SFTSettings, progress: bool = True
+) -> tuple[BuiltinPolicy, dict]:
+    """Train a fresh policy; returns it and a log summary (first/last loss, seconds)."""
+    torch.manual_seed(s.seed)
+    rng = random.Random(s.seed)
+    policy = BuiltinPolicy.new(cfg)
+    model, tok = policy.model, policy.tok
+    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95))
+    model.train()
+    losses, t0 = [], time.time()
+    bar = tqdm(range(s.steps), desc="policy sft", disable=not progress, leave=False)
+    for step in bar:
+        lr = s.lr * min(1.0, (step + 1) / s.warmup) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = [rng.choice(prompts) for _ in range(s.batch_size)]
+        ex = [encode_example(tok, p, make_solution(p, rng, s.mistake_rate, s.noop_rate)) for p in batch]
+        x, y = batch_tensors(ex, tok.pad_id)
+        logits = model(x)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    k = max(1, len(losses) // 20)
+    log = {
+        "loss_first": sum(losses[:k]) / k,
+        "loss_last": sum(losses[-k:]) / k,
+        "steps": s.steps,
+        "seconds": round(time.time() - t0, 1),
+        "n_params": model.n_params(),
+    }
+    return policy, log

@@ -1,0 +1,42 @@
+"""What every world's grader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Per-step status values.
+OK = "ok"  # correct and makes progress
+NOOP = "noop"  # correct but useless (x*1=x, restating the current value)
+ERROR = "error"  # the first wrong step
+AFTER = "after_error"  # follows the first error
+
+
+@dataclass
+class Grade:
+    """A world's exact verdict on one solution.
+
+    correct: the final answer matches the reference and no step is wrong.
+    first_error: index of the first wrong step, -1 if none.
+    final_answer: the answer the solution states, None if it states none.
+    status: per step, one of ok / noop / error / after_error.
+    reason: why the first wrong step is wrong (None if correct).
+    """
+
+    correct: bool
+    first_error: int
+    final_answer: str | None
+    status: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def n_noop(self) -> int:
+        return sum(s == NOOP for s in self.status)
+
+    def to_dict(self) -> dict:
+        return {
+            "correct": self.correct,
+            "first_error": self.first_error,
+            "final_answer": self.final_answer,
+            "status": self.status,
+            "reason": self.reason,
+        }
