@@ -164,8 +164,12 @@ def _judge(step: str, v: int, ops: list[tuple[str, int]], j: int) -> tuple[str, 
     return ERROR, v, j, f"applies {op}{b}, but the next operation is {ops[j][0]}{ops[j][1]}"
 
 
-def grade(prompt: str, reference: str, steps: list[str]) -> Grade:
-    """Exact grade of a solution: first wrong step and why, and final-answer correctness."""
+def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) -> Grade:
+    """Exact grade of a solution: first wrong step and why, and final-answer correctness.
+
+    partial: the steps are an unfinished prefix (search, early rejection), so a missing
+    final answer is not an error.
+    """
     v, ops = parse_prompt(prompt)
     j, status, first, reason = 0, [], -1, None
     for i, step in enumerate(steps):
@@ -180,7 +184,7 @@ def grade(prompt: str, reference: str, steps: list[str]) -> Grade:
         if st == ERROR:
             first, reason = i, why
     final = extract_answer(steps)
-    if first < 0 and final is None and steps:
+    if first < 0 and final is None and steps and not partial:
         # Every step holds but the solution never states an answer (cut off): the last
         # step is where it went wrong, so correct <=> first_error == -1 always holds.
         first, reason = len(steps) - 1, "ends without a final answer"

@@ -1,0 +1,1 @@
+"""Evaluation: ProcessBench first-error metrics, step AUROC, best-of-N curves."""

@@ -1,0 +1,1 @@
+"""Automatic step labeling: mc, omega, progress, verify, judge, consensus."""

@@ -1,0 +1,1 @@
+"""RL with process rewards: credit assignment, advantages, trainer, PRIME."""

@@ -1,0 +1,1 @@
+"""PRM-guided test-time search: bon, vote, weighted-vote, beam, reject."""

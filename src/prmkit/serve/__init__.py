@@ -1,0 +1,1 @@
+"""Serving: PRM reward server and OpenAI-compatible policy server."""
