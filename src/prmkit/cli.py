@@ -19,6 +19,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "train"): "policy",
     ("sample",): "sample",
     ("demo",): "demo",
+    ("rl",): "rl",
 }
 
 
