@@ -373,3 +373,20 @@ def test_rule_prm_rollouts_count_noops():
     r = rolls[0]
     assert r.steps == steps and r.n_noop == 2 and r.n_repeat == 1 and r.n_wasted == 2
     assert RulePRM().score([(p.prompt, steps)])[0] == [1.0] * len(steps)
+
+
+def test_no_signal_no_update(tiny_policy):
+    """All samples wrong under outcome reward: zero advantages, and Adam's momentum from
+    an earlier step must not keep moving the weights."""
+    pol = BuiltinPolicy.load(tiny_policy)
+    s = RLSettings(
+        reward="prm", credit="delta", prompts_per_step=4, group_size=4, max_new_tokens=30, lr=1e-2
+    )
+    tr = RLTrainer(pol, s, DigitPRM())
+    assert tr.step(PROBLEMS, 1)["updated"]
+    tr.s.reward, tr.scorer = "outcome", None
+    before = _params(pol.model)
+    for i in range(2, 4):
+        m = tr.step(PROBLEMS, i)
+        assert m["accuracy"] == 0.0 and not m["updated"]
+    assert _changed(before, pol.model) == 0

@@ -49,7 +49,7 @@ class RLSettings:
     steps: int = 100
     prompts_per_step: int = 16
     group_size: int = 8
-    lr: float = 2e-4
+    lr: float = 1e-4
     kl_coef: float = 0.0
     epochs: int = 1
     clip_ratio: float = 0.2
@@ -246,20 +246,23 @@ class RLTrainer:
                 w_o = s.w_outcome if G is not None else 1.0
                 A[idx] = adv.token_advantages(sub_tok_step, a_o, a_p, w_o, s.w_process)
 
-        # Policy update.
+        # Policy update. Without any nonzero advantage (and no KL term) there is nothing
+        # to learn: skip the step, as Adam's momentum would otherwise keep moving the weights.
         mask = batch.token_mask & keep[:, None]
         n_tok = int(mask.sum())
+        learn = n_tok > 0 and (s.kl_coef > 0 or bool((A[mask] != 0).any()))
         loss_v, gnorm, kl_v, ent_v = 0.0, 0.0, 0.0, 0.0
         old = None
         for _ in range(s.epochs):
-            logp, ent = token_logprobs(self.adapter, self.model, batch, with_entropy=True)
+            with torch.set_grad_enabled(learn):
+                logp, ent = token_logprobs(self.adapter, self.model, batch, with_entropy=True)
             if old is None:
                 old = logp.detach()
                 log_ratio_ref = logp_ref - old
                 kl_tok = log_ratio_ref.exp() - log_ratio_ref - 1  # k3 estimator of KL(pi || ref)
                 kl_v = float(kl_tok[batch.token_mask].mean())
                 ent_v = float(ent.detach()[batch.token_mask].mean())
-            if n_tok == 0:
+            if not learn:
                 break
             ratio = (logp - old).exp()
             pg = -torch.minimum(ratio * A, ratio.clamp(1 - s.clip_ratio, 1 + s.clip_ratio) * A)
@@ -293,6 +296,7 @@ class RLTrainer:
             "loss": round(loss_v, 5),
             "grad_norm": round(gnorm, 4),
             "kept_frac": round(float(keep.float().mean()), 4),
+            "updated": learn,
         } | {k: round(v, 5) for k, v in metrics.items()}
         metrics["seconds"] = round(time.time() - t0, 3)
         return metrics
