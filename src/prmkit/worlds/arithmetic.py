@@ -40,11 +40,11 @@ class Difficulty:
     """fewest operations in a problem"""
     max_ops: int = 4
     """most operations in a problem"""
-    max_operand: int = 9
+    max_operand: int = 5
     """operands are drawn from 1..max_operand"""
     max_start: int = 15
     """start values are drawn from 1..max_start"""
-    max_value: int = 40
+    max_value: int = 20
     """every intermediate value stays in 0..max_value"""
     operators: str = "+-*"
     """which operators may appear"""
