@@ -107,6 +107,12 @@ def main() -> None:
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument(
+        "--eval-samples",
+        type=int,
+        default=4,
+        help="sampled solutions per held-out problem at each evaluation",
+    )
+    ap.add_argument(
         "--w-outcome",
         type=float,
         default=0.5,
@@ -152,6 +158,7 @@ def main() -> None:
                     problems=a.problems,
                     eval_problems=a.eval_problems,
                     n_eval=a.n_eval,
+                    eval_samples=a.eval_samples,
                     eval_every=a.eval_every,
                     max_new_tokens=a.max_new_tokens,
                     progress=False,
@@ -186,6 +193,7 @@ def main() -> None:
     for key, fname, ylabel in (
         ("accuracy_ma", "hacking_accuracy.png", f"training accuracy ({w}-step moving average)"),
         ("eval_accuracy", "hacking_eval_accuracy.png", "held-out greedy accuracy"),
+        ("eval_sample_accuracy", "hacking_eval_sample_accuracy.png", "held-out sampled accuracy"),
         ("steps_per_solution", "hacking_steps.png", "steps per solution"),
         ("noop_frac", "hacking_noop.png", "fraction of no-op steps"),
     ):

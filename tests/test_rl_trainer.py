@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 from conftest import run_cli
+from hf_tiny import build_tiny_hf
 
 from prmkit.data import Problem
 from prmkit.models.builtin import BuiltinPolicy
@@ -25,6 +26,19 @@ def one_thread():
 
 
 PROBLEMS = [Problem.from_dict(d) for d in arithmetic.generate(64, seed=3)]
+
+
+class AsciiPRM:
+    """A test scorer that varies even on a random model's bytes: the fraction of a
+    step's characters that are ASCII letters or digits."""
+
+    kind = "ascii"
+
+    def score(self, items):
+        return [
+            [sum(c.isascii() and c.isalnum() for c in s) / max(len(s), 1) for s in steps]
+            for _, steps in items
+        ]
 
 
 class DigitPRM:
@@ -61,6 +75,7 @@ def test_short_run_moves_weights_and_raises_reward(tiny_policy):
         prompts_per_step=8,
         group_size=4,
         lr=3e-3,
+        warmup=1,
         w_outcome=0.0,
         max_new_tokens=40,
         eval_every=0,
@@ -267,48 +282,12 @@ def test_cli_rl_bad_input(tiny_policy, tmp_path, capsys):
 
 
 def _tiny_hf(tmp_path):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from prmkit.models.steps import render
 
-    texts = []
-    for d in arithmetic.generate(300, seed=1):
-        texts.append(d["prompt"] + "\n" + "\n".join(arithmetic.solve(d["prompt"])) + "\n")
-    tk = Tokenizer(models.BPE(unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=200,
-            special_tokens=["<pad>", "<s>", "</s>", "<unk>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-        model_max_length=256,
-    )
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(0)
-    d = tmp_path / "hf"
-    LlamaForCausalLM(cfg).save_pretrained(str(d))
-    tok.save_pretrained(str(d))
-    return d
+    corpus = [
+        render(d["prompt"], arithmetic.solve(d["prompt"])) for d in arithmetic.generate(300, seed=1)
+    ]
+    return build_tiny_hf(tmp_path / "hf", corpus, vocab_size=200)
 
 
 def test_hf_policy_same_trainer(tmp_path):
@@ -327,8 +306,9 @@ def test_hf_policy_same_trainer(tmp_path):
         max_new_tokens=12,
         eval_every=0,
         lr=1e-3,
+        warmup=1,
     )
-    _, rows = train_rl(pol, PROBLEMS, s, DigitPRM(), progress=False)
+    _, rows = train_rl(pol, PROBLEMS, s, AsciiPRM(), progress=False)
     assert _changed(before, pol.model) > 0
     assert rows[-1]["kl"] > 0 and rows[-1]["entropy"] > 0
     # the trainer's log-probs are the sampler's
@@ -384,6 +364,7 @@ def test_no_signal_no_update(tiny_policy):
     )
     tr = RLTrainer(pol, s, DigitPRM())
     assert tr.step(PROBLEMS, 1)["updated"]
+    assert tr.opt.param_groups[0]["lr"] == pytest.approx(s.lr / s.warmup)  # linear warm-up
     tr.s.reward, tr.scorer = "outcome", None
     before = _params(pol.model)
     for i in range(2, 4):

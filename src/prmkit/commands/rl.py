@@ -44,6 +44,8 @@ class Config:
     """how many held-out problems to evaluate on (0 = none)"""
     eval_every: int = 10
     """evaluate every this many RL steps"""
+    eval_samples: int = 4
+    """besides greedy decoding, sample this many solutions per held-out problem (0 = greedy only)"""
     advantage: Literal["grpo", "rloo"] = "grpo"
     """group baseline: GRPO (mean and std) or RLOO (leave-one-out)"""
     prompts_per_step: int = 16

@@ -152,7 +152,7 @@ class OnlineImplicitPRM:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.phi.parameters(), 1.0)
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     def _continuation_ids(self, prompt_text: str, cont: str) -> list[int]:
         a = self.adapter

@@ -50,6 +50,7 @@ class RLSettings:
     prompts_per_step: int = 16
     group_size: int = 8
     lr: float = 1e-4
+    warmup: int = 10
     kl_coef: float = 0.0
     epochs: int = 1
     clip_ratio: float = 0.2
@@ -70,6 +71,7 @@ class RLSettings:
     prime_lr: float = 1e-4
     eval_every: int = 10
     eval_problems: int = 100
+    eval_samples: int = 4
     seed: int = 0
     world: str = "arithmetic"
 
@@ -95,28 +97,49 @@ class RLSettings:
 
 
 def evaluate(
-    policy, problems: list, world, n_problems: int, max_new_tokens: int, seed: int = 0
+    policy,
+    problems: list,
+    world,
+    n_problems: int,
+    max_new_tokens: int,
+    seed: int = 0,
+    n_samples: int = 4,
+    temperature: float = 1.0,
 ) -> dict:
-    """Greedy accuracy, steps per solution and no-op fraction on held-out problems."""
+    """Held-out figures: greedy accuracy, steps per solution and no-op fraction, and the
+    accuracy of `n_samples` samples per problem at the rollout temperature (fixed seed)."""
     ps = problems[:n_problems]
     if not ps:
         return {}
-    gens = continue_steps(
+    items = [(p.prompt, []) for p in ps]
+    greedy = continue_steps(
         policy,
-        [(p.prompt, []) for p in ps],
+        items,
         SamplingParams(n=1, max_new_tokens=max_new_tokens, temperature=0.0, seed=seed),
     )
     ok, steps, noop = 0, 0, 0
-    for p, g in zip(ps, gens):
+    for p, g in zip(ps, greedy):
         grade = world.grade(p.prompt, p.answer, g[0].steps or [""])
         ok += grade.correct
         steps += len(g[0].steps)
         noop += grade.n_noop
-    return {
+    out = {
         "eval_accuracy": round(ok / len(ps), 4),
         "eval_steps": round(steps / len(ps), 3),
         "eval_noop_frac": round(noop / max(steps, 1), 4),
     }
+    if n_samples > 0:
+        sp = SamplingParams(
+            n=n_samples, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed + 7
+        )
+        sampled = continue_steps(policy, items, sp)
+        good = sum(
+            world.grade(p.prompt, p.answer, g.steps or [""]).correct
+            for p, gs in zip(ps, sampled)
+            for g in gs
+        )
+        out["eval_sample_accuracy"] = round(good / (len(ps) * n_samples), 4)
+    return out
 
 
 def _scores(scorer, rollouts, K: int) -> torch.Tensor:
@@ -270,6 +293,8 @@ class RLTrainer:
             if s.kl_coef > 0:
                 d = logp_ref - logp
                 loss = loss + s.kl_coef * (d.exp() - d - 1)[mask].sum() / n_tok
+            for g in self.opt.param_groups:  # linear warm-up: Adam's first steps are sign-like
+                g["lr"] = s.lr * min(1.0, step / max(s.warmup, 1))
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0))
@@ -355,6 +380,8 @@ def train_rl(
         n_problems=settings.eval_problems,
         max_new_tokens=settings.max_new_tokens,
         seed=settings.seed,
+        n_samples=settings.eval_samples,
+        temperature=settings.temperature,
     )
     try:
         if eval_problems and settings.eval_every > 0:
