@@ -173,7 +173,11 @@ def main() -> None:
 
     from prmkit.report import line_plot
 
-    data = {name: [_rows(d / "metrics.jsonl") for d in ds] for name, ds in runs.items()}
+    # Runs longer than --steps (an earlier, longer sweep) are cut to --steps.
+    data = {
+        name: [[r for r in _rows(d / "metrics.jsonl") if r["step"] <= a.steps] for d in ds]
+        for name, ds in runs.items()
+    }
     w = a.window
     curves: dict[str, dict] = {}
     for name, rr in data.items():

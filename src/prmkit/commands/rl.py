@@ -190,12 +190,16 @@ def stage_rl(ctx) -> object:
     and outcome-only, each for a few RL steps from the same policy. Budget: about 90 s
     (20 s with --quick).
     """
+    import torch
+
     from prmkit.commands.demo import StageReport
     from prmkit.report import line_plot
 
-    steps, pps, n = (6, 8, 4) if ctx.quick else (20, 12, 6)
+    steps, pps, n = (5, 6, 4) if ctx.quick else (16, 8, 6)
     names = ["sum", "min"] if ctx.quick else ["outcome", "sum", "min"]
     res = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model samples fastest on one thread
     for name in names:
         reward = "outcome" if name == "outcome" else "prm"
         cfg = Config(
@@ -217,6 +221,7 @@ def stage_rl(ctx) -> object:
         )
         s = run(cfg)
         res[name] = (s, [json.loads(x) for x in open(s["metrics"])])
+    torch.set_num_threads(threads)
     for key, fname, ylabel in (
         ("steps_per_solution", "rl_demo_steps.png", "steps per solution"),
         ("accuracy", "rl_demo_accuracy.png", "training accuracy"),
