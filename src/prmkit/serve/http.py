@@ -18,7 +18,9 @@ from typing import Any
 TOKEN_ENV = "PRMKIT_API_KEY"
 """Environment variable holding the bearer token (servers: required token; client: sent)."""
 
-DRAIN_LIMIT = 64 * 2**20  # an oversized body is read and discarded up to this, then the connection closes
+DRAIN_LIMIT = (
+    64 * 2**20
+)  # an oversized body is read and discarded up to this, then the connection closes
 
 
 class ApiError(Exception):
@@ -53,7 +55,14 @@ class Guard:
     so that keep-alive clients see the answer instead of a reset connection.
     """
 
-    def __init__(self, app, max_body_bytes: int, token: str | None, error_body: ErrorBody, open_paths: tuple[str, ...] = ("/health",)) -> None:
+    def __init__(
+        self,
+        app,
+        max_body_bytes: int,
+        token: str | None,
+        error_body: ErrorBody,
+        open_paths: tuple[str, ...] = ("/health",),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.token = token
@@ -62,8 +71,13 @@ class Guard:
 
     async def _reply(self, send, status: int, message: str, extra: list | None = None) -> None:
         body = json.dumps(self.error_body(status, message)).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send(
+            {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def _drain(self, receive, more: bool) -> bool:
@@ -87,9 +101,13 @@ class Guard:
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 ok = await self._drain(receive, True)
-                extra = [(b"www-authenticate", b"Bearer")] + ([] if ok else [(b"connection", b"close")])
+                extra = [(b"www-authenticate", b"Bearer")] + (
+                    [] if ok else [(b"connection", b"close")]
+                )
                 msg = "missing bearer token" if not given else "wrong bearer token"
-                return await self._reply(send, 401, msg + " (send Authorization: Bearer TOKEN)", extra)
+                return await self._reply(
+                    send, 401, msg + " (send Authorization: Bearer TOKEN)", extra
+                )
         if scope["method"] in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         limit = self.max_body_bytes
@@ -97,7 +115,9 @@ class Guard:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             ok = await self._drain(receive, True)
-            return await self._reply(send, 413, too_big, None if ok else [(b"connection", b"close")])
+            return await self._reply(
+                send, 413, too_big, None if ok else [(b"connection", b"close")]
+            )
         chunks, size, more = [], 0, True
         while more:
             msg = await receive()
@@ -108,7 +128,9 @@ class Guard:
             more = msg.get("more_body", False)
             if size > limit:
                 ok = await self._drain(receive, more)
-                return await self._reply(send, 413, too_big, None if ok else [(b"connection", b"close")])
+                return await self._reply(
+                    send, 413, too_big, None if ok else [(b"connection", b"close")]
+                )
         body = b"".join(chunks)
         sent = False
 
@@ -149,10 +171,20 @@ def get_obj(x: Any, where: str = "body") -> dict:
 
 
 def type_name(x: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}.get(type(x), type(x).__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        type(None): "null",
+    }.get(type(x), type(x).__name__)
 
 
-def get_str(d: dict, key: str, where: str = "", required: bool = True, default: str | None = None) -> str | None:
+def get_str(
+    d: dict, key: str, where: str = "", required: bool = True, default: str | None = None
+) -> str | None:
     name = f"{where}.{key}" if where else key
     if key not in d or d[key] is None:
         if required:
@@ -163,7 +195,14 @@ def get_str(d: dict, key: str, where: str = "", required: bool = True, default: 
     return d[key]
 
 
-def get_str_list(d: dict, key: str, where: str = "", max_len: int | None = None, required: bool = True, allow_empty: bool = False) -> list[str] | None:
+def get_str_list(
+    d: dict,
+    key: str,
+    where: str = "",
+    max_len: int | None = None,
+    required: bool = True,
+    allow_empty: bool = False,
+) -> list[str] | None:
     name = f"{where}.{key}" if where else key
     v = d.get(key)
     if v is None:
@@ -182,14 +221,18 @@ def get_str_list(d: dict, key: str, where: str = "", max_len: int | None = None,
     return v
 
 
-def get_number(d: dict, key: str, default: float, lo: float, hi: float, where: str = "", integer: bool = False) -> float:
+def get_number(
+    d: dict, key: str, default: float, lo: float, hi: float, where: str = "", integer: bool = False
+) -> float:
     name = f"{where}.{key}" if where else key
     v = d.get(key)
     if v is None:
         return default
     ok = isinstance(v, int) if integer else isinstance(v, (int, float))
     if isinstance(v, bool) or not ok:
-        raise bad(400, name, f"must be {'an integer' if integer else 'a number'}, got {type_name(v)}")
+        raise bad(
+            400, name, f"must be {'an integer' if integer else 'a number'}, got {type_name(v)}"
+        )
     if not lo <= v <= hi:
         raise bad(400, name, f"must lie in [{lo}, {hi}], got {v}")
     return v
@@ -234,7 +277,9 @@ def serve_app(app, host: str, port: int, what: str, access_log: bool = False) ->
         sys.stderr.write(f"note: listening on {host}, reachable beyond this machine\n")
     sys.stderr.write(f"serving {what} on {url}\n")
     sys.stderr.flush()
-    config = uvicorn.Config(app, log_level="warning", access_log=access_log, timeout_keep_alive=30, lifespan="on")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=access_log, timeout_keep_alive=30, lifespan="on"
+    )
     uvicorn.Server(config).run(sockets=[sock])
     return url
 
@@ -255,8 +300,12 @@ class ThreadServer:
         import uvicorn
 
         self.sock = bind(self.host, 0)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        )
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
         self.thread.start()
         t0 = time.time()
         while not self.server.started:

@@ -31,7 +31,16 @@ from fastapi.responses import JSONResponse
 from prmkit.data import InputError
 from prmkit.models.steps import STEP_SEP, split_steps
 from prmkit.prm.base import StepScorer
-from prmkit.serve.http import ApiError, Guard, bad, get_obj, get_str, get_str_list, parse_json, simple_error
+from prmkit.serve.http import (
+    ApiError,
+    Guard,
+    bad,
+    get_obj,
+    get_str,
+    get_str_list,
+    parse_json,
+    simple_error,
+)
 
 Item = tuple[str, list[str]]
 
@@ -71,7 +80,13 @@ class DynamicBatcher:
     exception that item raised.
     """
 
-    def __init__(self, scorer: StepScorer, max_batch_size: int = 64, max_wait_ms: float = 5.0, max_queue: int = 16384) -> None:
+    def __init__(
+        self,
+        scorer: StepScorer,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 16384,
+    ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.scorer = scorer
@@ -213,7 +228,10 @@ def load_scorer(model: str, world: str = "arithmetic") -> StepScorer:
     try:
         from prmkit.prm.scoring import load_prm
     except ImportError:
-        raise InputError("trained PRMs need prmkit.prm.scoring.load_prm, which this build lacks; use --model rule", model) from None
+        raise InputError(
+            "trained PRMs need prmkit.prm.scoring.load_prm, which this build lacks; use --model rule",
+            model,
+        ) from None
     return load_prm(model)
 
 
@@ -289,7 +307,9 @@ def create_app(
             if not isinstance(raw, list) or not raw:
                 raise bad(422, "items", "must be a non-empty list of {problem, steps} objects")
             if len(raw) > limits.max_items:
-                raise bad(413, "items", f"has {len(raw)} entries, over the limit of {limits.max_items}")
+                raise bad(
+                    413, "items", f"has {len(raw)} entries, over the limit of {limits.max_items}"
+                )
             items = [parse_item(d, f"items[{i}]", limits) for i, d in enumerate(raw)]
             scores = await score_items(items, [f"items[{i}]" for i in range(len(items))])
             return {"scores": scores, "rewards": [reward(s) for s in scores]}
@@ -306,14 +326,24 @@ def create_app(
             raise bad(422, "prompts", f"has {len(prompts)} entries but query has {len(queries)}")
         labels = body.get("labels")
         if labels is not None and (not isinstance(labels, list) or len(labels) != len(queries)):
-            raise bad(422, "labels", "must be a list as long as query (labels are accepted and ignored)")
+            raise bad(
+                422, "labels", "must be a list as long as query (labels are accepted and ignored)"
+            )
         items, names, where = [], [], []
         for i, q in enumerate(queries):
             problem, steps = split_query(q, None if prompts is None else prompts[i], step_sep)
             if len(steps) > limits.max_steps:
-                raise bad(413, f"query[{i}]", f"has {len(steps)} steps, over the limit of {limits.max_steps}")
+                raise bad(
+                    413,
+                    f"query[{i}]",
+                    f"has {len(steps)} steps, over the limit of {limits.max_steps}",
+                )
             if len(q) > limits.max_chars:
-                raise bad(413, f"query[{i}]", f"has {len(q)} characters, over the limit of {limits.max_chars}")
+                raise bad(
+                    413,
+                    f"query[{i}]",
+                    f"has {len(q)} characters, over the limit of {limits.max_chars}",
+                )
             if steps:
                 items.append((problem, steps))
                 names.append(f"query[{i}]")
