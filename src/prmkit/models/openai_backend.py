@@ -62,6 +62,7 @@ class OpenAIGenerator:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         extensions: bool = True,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         base, url_model = parse_url(url)
         self.url = url
@@ -83,7 +84,9 @@ class OpenAIGenerator:
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
-        self.client = httpx.Client(base_url=base, headers=headers, timeout=timeout, limits=limits)
+        self.client = httpx.Client(
+            base_url=base, headers=headers, timeout=timeout, limits=limits, transport=transport
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.stats = {"requests": 0, "retries": 0}

@@ -17,6 +17,7 @@ requests queue up, so under load batches fill without waiting.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from prmkit.data import InputError
 from prmkit.models.steps import STEP_SEP, split_steps
@@ -65,6 +66,11 @@ class Limits:
     """most steps per item"""
     max_chars: int = 16384
     """most characters per item (problem and steps together)"""
+
+
+def _json(obj) -> Response:
+    """A JSON response without FastAPI's generic encoder (plain dicts, lists, floats)."""
+    return Response(json.dumps(obj, separators=(",", ":")).encode(), media_type="application/json")
 
 
 class Overloaded(Exception):
@@ -299,8 +305,9 @@ def create_app(
             **batcher.stats(),
         }
 
-    @app.post("/score")
-    async def score(request: Request):
+    # Plain Starlette routes (no FastAPI dependency solving): the handlers parse and
+    # validate the body themselves, and per-request overhead is what limits batching.
+    async def score(request: Request) -> Response:
         body = get_obj(parse_json(await request.body()))
         if "items" in body:
             raw = body["items"]
@@ -312,13 +319,12 @@ def create_app(
                 )
             items = [parse_item(d, f"items[{i}]", limits) for i, d in enumerate(raw)]
             scores = await score_items(items, [f"items[{i}]" for i in range(len(items))])
-            return {"scores": scores, "rewards": [reward(s) for s in scores]}
+            return _json({"scores": scores, "rewards": [reward(s) for s in scores]})
         item = parse_item(body, "", limits)
         (scores,) = await score_items([item], ["item"])
-        return {"scores": scores, "reward": reward(scores)}
+        return _json({"scores": scores, "reward": reward(scores)})
 
-    @app.post("/get_reward")
-    async def get_reward(request: Request):
+    async def get_reward(request: Request) -> Response:
         body = get_obj(parse_json(await request.body()))
         queries = get_str_list(body, "query", max_len=limits.max_items)
         prompts = get_str_list(body, "prompts", max_len=limits.max_items, required=False)
@@ -355,7 +361,9 @@ def create_app(
         else:
             counts["requests"] += 1
         rewards = [reward(s) for s in scores]
-        return {"rewards": rewards, "scores": rewards, "step_scores": scores}
+        return _json({"rewards": rewards, "scores": rewards, "step_scores": scores})
 
+    app.add_route("/score", score, methods=["POST"])
+    app.add_route("/get_reward", get_reward, methods=["POST"])
     app.add_middleware(Guard, max_body_bytes=max_body_bytes, token=token, error_body=simple_error)
     return app
