@@ -94,29 +94,32 @@ def test_aggregators_and_split_query():
         assert r["reward"] == 0.25
 
 
+def concurrent_scores(url, items):
+    """POST every item at once, one thread each; (scores per item, /health)."""
+    out = [None] * len(items)
+    limits = httpx.Limits(max_connections=len(items))
+    with httpx.Client(base_url=url, timeout=60, limits=limits) as c:
+
+        def send(i):
+            body = {"problem": items[i][0], "steps": items[i][1]}
+            out[i] = c.post("/score", json=body).json()["scores"]
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(items))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out, c.get("/health").json()
+
+
 def test_dynamic_batching_groups_concurrent_requests():
     items = [GOOD, BAD] * 12
     expect = RulePRM().score(items)
     for max_bs in (8, 1):
         rec = Recording(RulePRM(), delay=0.02)
         app = create_app(rec, max_batch_size=max_bs, max_wait_ms=30)
-        out = [None] * len(items)
-        with (
-            ThreadServer(app) as url,
-            httpx.Client(base_url=url, timeout=60, limits=httpx.Limits(max_connections=32)) as c,
-        ):
-
-            def send(i):
-                out[i] = c.post(
-                    "/score", json={"problem": items[i][0], "steps": items[i][1]}
-                ).json()["scores"]
-
-            threads = [threading.Thread(target=send, args=(i,)) for i in range(len(items))]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            stats = c.get("/health").json()
+        with ThreadServer(app) as url:
+            out, stats = concurrent_scores(url, items)
         assert out == expect  # every request gets its own item's scores back
         assert sum(rec.calls) == len(items) and max(rec.calls) <= max_bs
         assert stats["items"] == len(items) and stats["largest_batch"] == max(rec.calls)
