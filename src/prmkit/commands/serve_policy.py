@@ -31,6 +31,8 @@ class Config:
     """largest max_tokens a request may ask for"""
     access_log: bool = False
     """log every request on stderr"""
+    threads: int = 0
+    """torch intra-op threads (0: torch's default); on a small shared machine 1 is often fastest"""
 
     def check(self) -> None:
         if not 0 <= self.port < 65536:
@@ -57,6 +59,10 @@ def run(cfg: Config) -> dict:
         max_n=cfg.max_n,
         max_tokens=cfg.max_tokens,
     )
+    if cfg.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     t0 = time.time()
     try:
         url = serve_app(app, cfg.host, cfg.port, f"policy {name!r}", cfg.access_log)

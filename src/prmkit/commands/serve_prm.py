@@ -40,6 +40,8 @@ class Config:
     """world of the rule PRM"""
     access_log: bool = False
     """log every request on stderr"""
+    threads: int = 0
+    """torch intra-op threads (0: torch's default); on a small shared machine 1 is often fastest"""
 
     def check(self) -> None:
         if self.max_batch_size < 1:
@@ -69,6 +71,10 @@ def run(cfg: Config) -> dict:
         aggregator=cfg.aggregator,
         empty_reward=cfg.empty_reward,
     )
+    if cfg.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     t0 = time.time()
     try:
         url = serve_app(app, cfg.host, cfg.port, f"PRM {cfg.model!r}", cfg.access_log)

@@ -7,11 +7,14 @@ limit get 413 before any parsing, a missing or wrong token 401, invalid UTF-8 or
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -263,6 +266,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _quiet_exit_server_class():
+    import uvicorn
+
+    class QuietExitServer(uvicorn.Server):
+        """uvicorn that shuts down gracefully on SIGINT/SIGTERM and then returns instead of
+        re-raising the signal, so the command still prints its summary."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            sigs = (signal.SIGINT, signal.SIGTERM)
+            old = {s: signal.signal(s, self.handle_exit) for s in sigs}
+            try:
+                yield
+            finally:
+                for s, h in old.items():
+                    signal.signal(s, h)
+
+    return QuietExitServer
+
+
 def serve_app(app, host: str, port: int, what: str, access_log: bool = False) -> str:
     """Run `app` with uvicorn until SIGINT/SIGTERM; prints `serving WHAT on URL` to stderr.
 
@@ -270,6 +296,7 @@ def serve_app(app, host: str, port: int, what: str, access_log: bool = False) ->
     """
     import uvicorn
 
+    QuietExitServer = _quiet_exit_server_class()
     sock = bind(host, port)
     real_port = sock.getsockname()[1]
     url = f"http://{host}:{real_port}"
@@ -280,7 +307,7 @@ def serve_app(app, host: str, port: int, what: str, access_log: bool = False) ->
     config = uvicorn.Config(
         app, log_level="warning", access_log=access_log, timeout_keep_alive=30, lifespan="on"
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    QuietExitServer(config).run(sockets=[sock])
     return url
 
 
@@ -294,7 +321,6 @@ class ThreadServer:
         self.app, self.host = app, host
 
     def __enter__(self) -> str:
-        import threading
         import time
 
         import uvicorn

@@ -237,22 +237,39 @@ class Choice:
     top: list[list[tuple[int, float]]] | None = None
 
 
+def _keep_tokens(pieces: list[str], end: int) -> int:
+    """How many tokens start before character `end` of the text."""
+    keep = pos = 0
+    for p in pieces:
+        if pos >= end:
+            break
+        pos += len(p)
+        keep += 1
+    return keep
+
+
 def apply_stop(gen: Generator, g: Generation, stop: list[str], include: bool) -> Choice:
-    """Cut a generation at its first stop string (OpenAI semantics), tokens included."""
+    """Cut a generation at its first stop string (OpenAI semantics), tokens included.
+
+    The step separator, when it is a stop string, is the policy's own rule (the built-in
+    stops at the first separator; the HF policy skips leading ones), so a generation
+    that stopped at a step keeps exactly the text the policy produced.
+    """
+    sep = gen.step_sep
     pieces = token_pieces(gen, g.token_ids)
-    hits = [(i, s) for s in stop if (i := g.text.find(s)) >= 0]
+    at_step = sep in stop and not g.finished and g.text.endswith(sep)
+    body = g.text[: -len(sep)] if at_step else g.text
+    hits = [(i, s) for s in stop if s != sep and (i := body.find(s)) >= 0]
     if hits:
         i, s = min(hits)
         end = i + len(s) if include else i
-        keep, pos = 0, 0
-        for p in pieces:
-            if pos >= end:
-                break
-            pos += len(p)
-            keep += 1
-        return Choice(g.text[:end], g.token_ids[:keep], pieces[:keep], g.logprobs[:keep], "stop", s)
-    reason = "stop" if g.finished else "length"
-    return Choice(g.text, list(g.token_ids), pieces, list(g.logprobs), reason, None)
+    elif at_step:
+        s, end = sep, len(g.text) if include else len(body)
+    else:
+        reason = "stop" if g.finished else "length"
+        return Choice(g.text, list(g.token_ids), pieces, list(g.logprobs), reason, None)
+    keep = _keep_tokens(pieces, end)
+    return Choice(g.text[:end], g.token_ids[:keep], pieces[:keep], g.logprobs[:keep], "stop", s)
 
 
 def run_request(gen: Generator, req: Request_) -> list[list[Choice]]:
@@ -367,7 +384,8 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, e: ApiError):
         counts["client_errors"] += 1
-        return JSONResponse(openai_error(e.status, e.message, e.param), status_code=e.status)
+        status = 400 if e.status == 422 else e.status  # OpenAI answers 400 to invalid requests
+        return JSONResponse(openai_error(status, e.message, e.param), status_code=status)
 
     async def generate(req: Request_) -> list[list[Choice]]:
         counts["requests"] += 1
