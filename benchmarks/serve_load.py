@@ -12,8 +12,8 @@ bad request must get a 4xx and every correct one a 200 with the right scores.
     python benchmarks/serve_load.py --model DIR        # a trained PRM (prmkit serve prm --model DIR)
 
 Without --model the server scores with a stand-in PRM: a randomly initialised built-in
-GPT (prmkit.models.gpt.GPT, the policy's default size unless --d-model/--n-layer say
-otherwise) that reads `prompt \\n step <step> step <step> ...` and scores each step from
+GPT (prmkit.models.gpt.GPT; small by default, d_model 32 and 2 layers; the policy's
+default size is --d-model 128 --n-layer 4 --n-head 4) that reads `prompt \\n step <step> step <step> ...` and scores each step from
 the <good>/<bad> logits at its <step> tag, in one forward pass per batch: the compute
 pattern of a trained tag PRM, without its weights.
 """
@@ -76,7 +76,8 @@ class StandInPRM:
             x[i, : len(s)] = torch.tensor(s)  # right padding: causal attention never sees it
         logits = self.model(x)[..., [tok.good_id, tok.bad_id]]
         p_good = logits.float().softmax(-1)[..., 0]
-        return [[float(p_good[i, t]) for t in pos] for i, pos in enumerate(tags)]
+        rows = p_good.tolist()
+        return [[rows[i][t] for t in pos] for i, pos in enumerate(tags)]
 
 
 def payloads(n: int, seed: int) -> list[dict]:
@@ -141,6 +142,14 @@ class Server:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server never answered /health")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (all threads), from /proc; nan elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def health(self) -> dict:
         return httpx.get(self.url + "/health", timeout=10).json()
@@ -356,11 +365,14 @@ def main() -> None:
     ap.add_argument(
         "--model", default=None, help="a PRM for `prmkit serve prm --model` (default: the stand-in)"
     )
-    ap.add_argument("--d-model", type=int, default=128)
-    ap.add_argument("--n-layer", type=int, default=4)
-    ap.add_argument("--n-head", type=int, default=4)
+    ap.add_argument("--d-model", type=int, default=32, help="stand-in PRM width")
+    ap.add_argument("--n-layer", type=int, default=2, help="stand-in PRM depth")
+    ap.add_argument("--n-head", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1, help="torch threads in the stand-in server")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="alternate the two modes this many times"
+    )
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--serve-standin", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -429,36 +441,67 @@ def main() -> None:
         ]
 
     modes = [("dynamic batching", a.max_batch_size, a.max_wait_ms), ("max batch size 1", 1, 0.0)]
-    results, sweep_result = {}, None
-    for name, bs, wait in modes:
-        server = Server(command(bs, wait))
-        try:
-            if a.warmup > 0:
-                run_load(server.url, a.clients, a.warmup, items)
-            before = server.health()
-            r = run_load(server.url, a.clients, a.seconds, items)
-            h = server.health()
-            r["mean_batch_size"] = round(
-                (h["items"] - before["items"]) / max(1, h["batches"] - before["batches"]), 2
-            )
-            r["max_batch_size"] = bs
-            results[name] = r
-            print(
-                f"{name:>18}: {r['throughput_rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  mean batch {r['mean_batch_size']:5.1f}  failed {r['failed']}",
-                file=sys.stderr,
-            )
-            if bs > 1 and not a.no_sweep:
-                sweep_result = sweep(server.url, items[:64], expect)
-        finally:
-            server.stop()
-    d, b = results["dynamic batching"], results["max batch size 1"]
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in modes}
+    sweep_result = None
+    for rep in range(a.repeats):  # modes alternate, so load from others hits both alike
+        for name, bs, wait in modes:
+            server = Server(command(bs, wait))
+            try:
+                if a.warmup > 0:
+                    run_load(server.url, a.clients, a.warmup, items)
+                before = server.health()
+                cpu0, own0 = server.cpu_seconds(), sum(os.times()[:2])
+                r = run_load(server.url, a.clients, a.seconds, items)
+                cpu1, own1 = server.cpu_seconds(), sum(os.times()[:2])
+                h = server.health()
+                n = max(1, r["requests_ok"] + r["failed"])
+                r["server_cpu_ms_per_request"] = round(1000 * (cpu1 - cpu0) / n, 3)
+                r["client_cpu_ms_per_request"] = round(1000 * (own1 - own0) / n, 3)
+                done = h["batches"] - before["batches"]
+                r["mean_batch_size"] = round((h["items"] - before["items"]) / max(1, done), 2)
+                runs[name].append(r)
+                print(
+                    f"{name:>18} #{rep + 1}: {r['throughput_rps']:8.1f} req/s  "
+                    f"p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
+                    f"mean batch {r['mean_batch_size']:5.1f}  failed {r['failed']}  "
+                    f"server CPU {r['server_cpu_ms_per_request']:.2f} ms/req",
+                    file=sys.stderr,
+                )
+                if bs > 1 and not a.no_sweep and sweep_result is None:
+                    sweep_result = sweep(server.url, items[:64], expect)
+            finally:
+                server.stop()
+
+    def median(xs: list[float]) -> float:
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+    agg = {
+        name: {
+            "max_batch_size": bs,
+            "throughput_rps": round(median([r["throughput_rps"] for r in runs[name]]), 1),
+            "p50_ms": round(median([r["p50_ms"] for r in runs[name]]), 1),
+            "p99_ms": round(median([r["p99_ms"] for r in runs[name]]), 1),
+            "mean_batch_size": round(median([r["mean_batch_size"] for r in runs[name]]), 2),
+            "server_cpu_ms_per_request": round(
+                median([r["server_cpu_ms_per_request"] for r in runs[name]]), 3
+            ),
+            "requests_ok": sum(r["requests_ok"] for r in runs[name]),
+            "failed": sum(r["failed"] for r in runs[name]),
+            "runs": runs[name],
+        }
+        for name, bs, _ in modes
+    }
+    d, b = agg["dynamic batching"], agg["max batch size 1"]
     summary = {
         "benchmark": "serve_load",
         "scorer": a.model or f"stand-in GPT d_model={a.d_model} n_layer={a.n_layer}",
         "clients": a.clients,
         "seconds": a.seconds,
+        "repeats": a.repeats,
         "cpus": os.cpu_count(),
-        "modes": results,
+        "load_average": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
+        "modes": agg,
         "throughput_ratio": round(d["throughput_rps"] / b["throughput_rps"], 2),
         "p99_ratio": round(d["p99_ms"] / b["p99_ms"], 3),
         "goal_met": d["throughput_rps"] >= 4 * b["throughput_rps"]
@@ -466,6 +509,11 @@ def main() -> None:
         and d["failed"] == 0
         and b["failed"] == 0,
     }
+    print(
+        f"ratio {summary['throughput_ratio']}x throughput, p99 x{summary['p99_ratio']} "
+        f"(medians of {a.repeats}); goal (>=4x, p99 no worse, 0 failed) met: {summary['goal_met']}",
+        file=sys.stderr,
+    )
     if sweep_result is not None:
         for r in sweep_result["bad_inputs"]:
             print(f"  {r['status']}  {r['input']:<30} {r['message']}", file=sys.stderr)
