@@ -26,6 +26,7 @@ from prmkit.serve.prm_server import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import serve_load  # noqa: E402
 
+
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Servers score on a worker thread; on a busy 2-core machine two intra-op threads

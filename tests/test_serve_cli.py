@@ -30,23 +30,49 @@ def stop(server: Server) -> tuple[int, dict]:
 
 def test_serve_policy_and_sample_through_it(tmp_path, capsys):
     torch.manual_seed(0)
-    cfg = GPTConfig(vocab_size=CharTokenizer().vocab_size, block_size=128, n_layer=2, n_head=2, d_model=32)
+    cfg = GPTConfig(
+        vocab_size=CharTokenizer().vocab_size, block_size=128, n_layer=2, n_head=2, d_model=32
+    )
     BuiltinPolicy.new(cfg).save(tmp_path / "policy")
     problems = [Problem.from_dict(p) for p in arithmetic.generate(6, seed=3)]
     write_jsonl(tmp_path / "problems.jsonl", problems)
-    server = Server([*CLI, "serve", "policy", "--model", tmp_path / "policy", "--port", "0", "--threads", "1"])
+    server = Server(
+        [*CLI, "serve", "policy", "--model", tmp_path / "policy", "--port", "0", "--threads", "1"]
+    )
     try:
         assert httpx.get(server.url + "/v1/models").json()["data"][0]["id"] == "policy"
         outs = {}
         for name, pol in (("remote", server.url), ("local", tmp_path / "policy")):
-            args = ["sample", "--policy", pol, "--problems", tmp_path / "problems.jsonl", "--out", tmp_path / f"{name}.jsonl"]
-            code, out, err = run_cli([*args, "--n", "2", "--temperature", "0", "--max-new-tokens", "30", "--no-progress"], capsys)
+            args = [
+                "sample",
+                "--policy",
+                pol,
+                "--problems",
+                tmp_path / "problems.jsonl",
+                "--out",
+                tmp_path / f"{name}.jsonl",
+            ]
+            code, out, err = run_cli(
+                [
+                    *args,
+                    "--n",
+                    "2",
+                    "--temperature",
+                    "0",
+                    "--max-new-tokens",
+                    "30",
+                    "--no-progress",
+                ],
+                capsys,
+            )
             assert code == 0, err
             outs[name] = json.loads(out.strip().splitlines()[-1])
             assert outs[name]["samples"] == 12
         remote = read_jsonl(tmp_path / "remote.jsonl", Sample.from_dict)
         local = read_jsonl(tmp_path / "local.jsonl", Sample.from_dict)
-        assert [(s.id, s.steps, s.correct, s.meta["n_tokens"]) for s in remote] == [(s.id, s.steps, s.correct, s.meta["n_tokens"]) for s in local]
+        assert [(s.id, s.steps, s.correct, s.meta["n_tokens"]) for s in remote] == [
+            (s.id, s.steps, s.correct, s.meta["n_tokens"]) for s in local
+        ]
         assert outs["remote"]["tokens"] == outs["local"]["tokens"] > 0
     finally:
         code, summary = stop(server)
@@ -54,17 +80,41 @@ def test_serve_policy_and_sample_through_it(tmp_path, capsys):
 
 
 def test_serve_prm_cli_with_token(tmp_path, capsys):
-    server = Server([*CLI, "serve", "prm", "--model", "rule", "--port", "0", "--token", "t0ken", "--max-wait-ms", "1"])
+    server = Server(
+        [
+            *CLI,
+            "serve",
+            "prm",
+            "--model",
+            "rule",
+            "--port",
+            "0",
+            "--token",
+            "t0ken",
+            "--max-wait-ms",
+            "1",
+        ]
+    )
     try:
         body = {"problem": "Start with 7, then +5.", "steps": ["7+5=13", "Answer: 13"]}
         assert httpx.post(server.url + "/score", json=body).status_code == 401
         r = httpx.post(server.url + "/score", json=body, headers={"Authorization": "Bearer t0ken"})
         assert r.status_code == 200 and r.json() == {"scores": [0.0, 0.0], "reward": 0.0}
-        assert httpx.post(server.url + "/score", content=b"\xff", headers={"Authorization": "Bearer t0ken"}).status_code == 400
+        assert (
+            httpx.post(
+                server.url + "/score", content=b"\xff", headers={"Authorization": "Bearer t0ken"}
+            ).status_code
+            == 400
+        )
         assert server.health()["requests"] == 1
     finally:
         code, summary = stop(server)
-    assert code == 0 and summary["command"] == "serve prm" and summary["items"] == 1 and summary["client_errors"] == 1
+    assert (
+        code == 0
+        and summary["command"] == "serve prm"
+        and summary["items"] == 1
+        and summary["client_errors"] == 1
+    )
     # Bad settings are one-line errors with exit code 2, never a traceback.
     code, _, err = run_cli(["serve", "prm", "--model", tmp_path / "nope"], capsys)
     assert code == 2 and "no such PRM directory" in err and "Traceback" not in err
