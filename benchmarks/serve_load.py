@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -229,6 +230,8 @@ async def _load(url: str, clients: int, seconds: float, reqs: list[bytes]) -> di
 def run_load(url: str, clients: int, seconds: float, items: list[dict]) -> dict:
     host = url.removeprefix("http://")
     reqs = [_request(host, "/score", json.dumps(it).encode()) for it in items]
+    gc.collect()
+    gc.freeze()  # no full GC passes over torch and friends mid-measurement
     try:  # a leaner event loop leaves more of the shared CPU to the server
         import uvloop
 

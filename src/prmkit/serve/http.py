@@ -8,6 +8,7 @@ limit get 413 before any parsing, a missing or wrong token 401, invalid UTF-8 or
 from __future__ import annotations
 
 import contextlib
+import gc
 import hmac
 import json
 import os
@@ -307,6 +308,8 @@ def serve_app(app, host: str, port: int, what: str, access_log: bool = False) ->
     config = uvicorn.Config(
         app, log_level="warning", access_log=access_log, timeout_keep_alive=30, lifespan="on"
     )
+    gc.collect()
+    gc.freeze()  # the model and libraries never become garbage: keep them out of GC passes
     QuietExitServer(config).run(sockets=[sock])
     return url
 
