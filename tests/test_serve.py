@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from serve_fixtures import one_torch_thread  # noqa: F401 (autouse fixture)
 
 from prmkit.prm.base import RulePRM
 from prmkit.serve.http import ThreadServer, resolve_token
@@ -25,19 +26,6 @@ from prmkit.serve.prm_server import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import serve_load  # noqa: E402
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Servers score on a worker thread; on a busy 2-core machine two intra-op threads
-    there slow generation down by orders of magnitude (spinning OpenMP workers)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 GOOD = ("Start with 7, then +5, *3, -4.", ["7+5=12", "12*3=36", "36-4=32", "Answer: 32"])
 BAD = ("Start with 7, then +5, *3, -4.", ["7+5=12", "12*3=35", "35-4=31", "Answer: 31"])

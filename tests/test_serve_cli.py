@@ -79,39 +79,47 @@ def test_serve_policy_and_sample_through_it(tmp_path, capsys):
     assert code == 0 and summary["command"] == "serve policy" and summary["requests"] >= 1
 
 
-def test_serve_prm_cli_with_token(tmp_path, capsys):
-    server = Server(
-        [
-            *CLI,
-            "serve",
-            "prm",
-            "--model",
-            "rule",
-            "--port",
-            "0",
-            "--token",
-            "t0ken",
-            "--max-wait-ms",
-            "1",
-        ]
-    )
-    try:
-        body = {"problem": "Start with 7, then +5.", "steps": ["7+5=13", "Answer: 13"]}
-        assert httpx.post(server.url + "/score", json=body).status_code == 401
-        r = httpx.post(server.url + "/score", json=body, headers={"Authorization": "Bearer t0ken"})
-        assert r.status_code == 200 and r.json() == {"scores": [0.0, 0.0], "reward": 0.0}
-        assert (
-            httpx.post(
-                server.url + "/score", content=b"\xff", headers={"Authorization": "Bearer t0ken"}
-            ).status_code
-            == 400
-        )
-        assert server.health()["requests"] == 1
-    finally:
-        code, summary = stop(server)
+def test_serve_prm_cli_with_token(tmp_path, capsys, monkeypatch):
+    """`prmkit serve prm` in-process: uvicorn's blocking run is swapped for a thread
+    server that takes requests and returns (the subprocess test above covers SIGINT)."""
+    import prmkit.serve.http as http
+
+    seen = {}
+
+    def serve_here(app, host, port, what, access_log=False):
+        with http.ThreadServer(app) as url:
+            body = {"problem": "Start with 7, then +5.", "steps": ["7+5=13", "Answer: 13"]}
+            seen["no_token"] = httpx.post(url + "/score", json=body).status_code
+            auth = {"Authorization": "Bearer t0ken"}
+            seen["scored"] = httpx.post(url + "/score", json=body, headers=auth).json()
+            seen["bad_utf8"] = httpx.post(url + "/score", content=b"\xff", headers=auth).status_code
+            seen["what"] = what
+            return url
+
+    monkeypatch.setattr(http, "serve_app", serve_here)
+    args = [
+        "serve",
+        "prm",
+        "--model",
+        "rule",
+        "--port",
+        "0",
+        "--token",
+        "t0ken",
+        "--aggregator",
+        "last",
+    ]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert seen == {
+        "no_token": 401,
+        "scored": {"scores": [0.0, 0.0], "reward": 0.0},
+        "bad_utf8": 400,
+        "what": "PRM 'rule'",
+    }
+    summary = json.loads(out.strip().splitlines()[-1])
     assert (
-        code == 0
-        and summary["command"] == "serve prm"
+        summary["command"] == "serve prm"
         and summary["items"] == 1
         and summary["client_errors"] == 1
     )

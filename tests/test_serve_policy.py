@@ -7,6 +7,7 @@ thread on a loopback port; the backend must reproduce local generations exactly.
 import httpx
 import pytest
 import torch
+from serve_fixtures import one_torch_thread  # noqa: F401 (autouse fixture)
 
 from prmkit.data import InputError
 from prmkit.models.builtin import BuiltinPolicy
@@ -17,19 +18,6 @@ from prmkit.models.openai_backend import OpenAIGenerator, parse_url
 from prmkit.models.tokenizer import CharTokenizer
 from prmkit.serve.http import ThreadServer
 from prmkit.serve.policy_server import create_app
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Servers score on a worker thread; on a busy 2-core machine two intra-op threads
-    there slow generation down by orders of magnitude (spinning OpenMP workers)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 ITEMS = [
     ("Start with 7, then +5, *3, -4.", []),

@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 TOKEN_ENV = "PRMKIT_API_KEY"
@@ -312,6 +313,53 @@ def serve_app(app, host: str, port: int, what: str, access_log: bool = False) ->
     gc.freeze()  # the model and libraries never become garbage: keep them out of GC passes
     QuietExitServer(config).run(sockets=[sock])
     return url
+
+
+@dataclass
+class ServeOptions:
+    """The settings every `prmkit serve ...` command shares (a base of their Configs)."""
+
+    model: str
+    """the model to serve"""
+    host: str = "127.0.0.1"
+    """address to listen on (keep loopback unless a token is set)"""
+    port: int = 8000
+    """port to listen on (0 picks a free one; the address is printed on stderr)"""
+    token: str | None = None
+    """bearer token clients must send; default: $PRMKIT_API_KEY, else no token needed"""
+    max_body_bytes: int = 1_000_000
+    """largest request body; larger ones get 413"""
+    access_log: bool = False
+    """log every request on stderr"""
+    threads: int = 0
+    """torch intra-op threads (0: torch's default); on a small shared machine 1 is often fastest"""
+
+    def check(self) -> None:
+        if not 0 <= self.port < 65536:
+            raise ValueError("--port must lie in [0, 65535]")
+        if self.max_body_bytes < 1 or self.threads < 0:
+            raise ValueError("--max-body-bytes must be at least 1 and --threads at least 0")
+
+
+def run_command_server(
+    app, host: str, port: int, what: str, access_log: bool, threads: int
+) -> tuple[str, float]:
+    """What `prmkit serve ...` does after building its app: set torch's threads (0 keeps
+    the default), serve until stopped; (URL, seconds served). Bad addresses: InputError."""
+    import time
+
+    from prmkit.data import InputError
+
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    t0 = time.time()
+    try:
+        url = serve_app(app, host, port, what, access_log)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    return url, round(time.time() - t0, 1)
 
 
 class ThreadServer:

@@ -400,6 +400,16 @@ def create_app(
         c = sum(len(ch.ids) for row in rows for ch in row)
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
+    def envelope(kind: str, prefix: str, choices: list[dict], use: dict) -> dict:
+        return {
+            "id": prefix + uuid.uuid4().hex,
+            "object": kind,
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": choices,
+            "usage": use,
+        }
+
     @app.get("/health")
     async def health():
         return {"status": "ok", "model": model_name, **counts}
@@ -433,14 +443,7 @@ def create_app(
             for i, row in enumerate(rows)
             for j, c in enumerate(row)
         ]
-        return {
-            "id": "cmpl-" + uuid.uuid4().hex,
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": model_name,
-            "choices": choices,
-            "usage": usage(req, rows),
-        }
+        return envelope("text_completion", "cmpl-", choices, usage(req, rows))
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
@@ -451,14 +454,7 @@ def create_app(
         req = _common(body, [render_chat(gen, msgs)], max_n, max_tokens, k if want else None)
         rows = await generate(req)
         choices = [chat_choice(gen, c, j, req) for j, c in enumerate(rows[0])]
-        return {
-            "id": "chatcmpl-" + uuid.uuid4().hex,
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model_name,
-            "choices": choices,
-            "usage": usage(req, rows),
-        }
+        return envelope("chat.completion", "chatcmpl-", choices, usage(req, rows))
 
     app.add_middleware(
         Guard,
