@@ -68,12 +68,13 @@ def token_pieces(gen: Generator, ids: list[int]) -> list[str]:
     """The text each generated token adds (special tokens add nothing)."""
     if hasattr(gen, "tok") and hasattr(gen.tok, "itos"):  # built-in char tokenizer
         return [gen.tok.decode([t]) for t in ids]
-    if hasattr(gen, "tok"):  # HF: differences of decoded prefixes, exact for merged bytes
-        out, prev = [], ""
+    if hasattr(gen, "tok"):  # HF: incremental detokenisation over a short window
+        out = []
         for i in range(len(ids)):
-            cur = gen.tok.decode(ids[: i + 1], skip_special_tokens=True)
+            lo = max(0, i - 6)  # enough context for merged bytes and leading spaces
+            prev = gen.tok.decode(ids[lo:i], skip_special_tokens=True)
+            cur = gen.tok.decode(ids[lo : i + 1], skip_special_tokens=True)
             out.append(cur[len(prev) :] if cur.startswith(prev) else cur)
-            prev = cur
         return out
     return [""] * len(ids)
 
