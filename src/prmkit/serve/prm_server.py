@@ -229,7 +229,7 @@ def load_scorer(model: str, world: str = "arithmetic") -> StepScorer:
         from prmkit.prm.base import RulePRM
 
         return RulePRM(world)
-    if not Path(model).exists():
+    if not model.startswith("rule:") and not Path(model).exists():
         raise InputError("no such PRM directory (or use --model rule)", model)
     try:
         from prmkit.prm.scoring import load_prm
