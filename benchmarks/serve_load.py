@@ -371,7 +371,7 @@ def main() -> None:
     ap.add_argument("--d-model", type=int, default=32, help="stand-in PRM width")
     ap.add_argument("--n-layer", type=int, default=2, help="stand-in PRM depth")
     ap.add_argument("--n-head", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads in the stand-in server")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads in the server")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--repeats", type=int, default=1, help="alternate the two modes this many times"
@@ -419,6 +419,8 @@ def main() -> None:
                 str(bs),
                 "--max-wait-ms",
                 str(wait),
+                "--threads",
+                str(a.threads),
             ]
         extra = [
             "--d-model",
