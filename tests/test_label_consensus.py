@@ -4,11 +4,11 @@ import dataclasses
 import json
 
 from conftest import run_cli
+from test_label_methods import SAMPLES
 
 from prmkit.data import Sample, StepLabels, read_jsonl, write_jsonl
 from prmkit.label import METHODS, LabelContext
 from prmkit.label.consensus import agree
-from test_label_methods import SAMPLES
 
 
 def labeled(s, hard, method):
@@ -25,7 +25,11 @@ def test_step_mode_keeps_the_agreeing_prefix():
     out = METHODS["consensus"]([a], LabelContext(options={"other": {s.id: b}}))[0]
     assert out.steps == s.steps[:1] and out.labels.hard == [True] and out.labels.first_error == -1
     p = out.labels.provenance
-    assert p["sources"] == ["mc", "judge"] and p["kept_steps"] == 1 and p["dropped"] == {"disagree": 1, "after_disagreement": 2}
+    assert (
+        p["sources"] == ["mc", "judge"]
+        and p["kept_steps"] == 1
+        and p["dropped"] == {"disagree": 1, "after_disagreement": 2}
+    )
     assert Sample.from_dict(out.to_dict()) == out
     same = agree(a, labeled(s, [True, True, False, False], "judge"))
     assert same == (4, {})
@@ -48,14 +52,35 @@ def test_missing_unlabeled_and_different_steps_are_reasons():
 
 
 def test_consensus_command_reports_drops(tmp_path, capsys):
-    a = [labeled(s, [i < (s.first_error if s.first_error >= 0 else 99) for i in range(len(s.steps))], "verify") for s in SAMPLES]
+    a = [
+        labeled(
+            s,
+            [i < (s.first_error if s.first_error >= 0 else 99) for i in range(len(s.steps))],
+            "verify",
+        )
+        for s in SAMPLES
+    ]
     b = [dataclasses.replace(x) for x in a]
     b[1] = labeled(SAMPLES[1], [False] * 4, "mc")  # disagrees from step 0: the whole sample goes
     b[2] = labeled(SAMPLES[2], [False, False, True, False], "mc")  # agrees on 2 steps
     write_jsonl(tmp_path / "a.jsonl", a)
     write_jsonl(tmp_path / "b.jsonl", b[:-1])  # the last id is missing from B
     out = tmp_path / "c.jsonl"
-    code, stdout, err = run_cli(["label", "--method", "consensus", "--in", tmp_path / "a.jsonl", "--with", tmp_path / "b.jsonl", "--out", out, "--no-progress"], capsys)
+    code, stdout, err = run_cli(
+        [
+            "label",
+            "--method",
+            "consensus",
+            "--in",
+            tmp_path / "a.jsonl",
+            "--with",
+            tmp_path / "b.jsonl",
+            "--out",
+            out,
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, err
     s = json.loads(stdout.splitlines()[-1])
     assert s["dropped_samples"] == 2 and s["items"] == len(SAMPLES) - 2
@@ -63,5 +88,7 @@ def test_consensus_command_reports_drops(tmp_path, capsys):
     kept = {r.id: r for r in read_jsonl(out, Sample.from_dict)}
     assert set(kept) == {x.id for x in SAMPLES} - {SAMPLES[1].id, SAMPLES[-1].id}
     assert len(kept[SAMPLES[2].id].steps) == 2
-    code, _, err = run_cli(["label", "--method", "consensus", "--in", tmp_path / "a.jsonl", "--out", out], capsys)
+    code, _, err = run_cli(
+        ["label", "--method", "consensus", "--in", tmp_path / "a.jsonl", "--out", out], capsys
+    )
     assert code == 2 and "--with" in err

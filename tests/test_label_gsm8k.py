@@ -16,7 +16,18 @@ RECORD = {
 
 @pytest.mark.parametrize(
     "expr, value",
-    [("48/2", 24), ("2+3*4", 14), ("(2+3)*4", 20), ("-3+10", 7), ("2**10", 1024), ("7//2", 3), ("7%4", 3), ("1,200*2", 2400), ("$5*3", 15), ("0.5*.2", 0.1)],
+    [
+        ("48/2", 24),
+        ("2+3*4", 14),
+        ("(2+3)*4", 20),
+        ("-3+10", 7),
+        ("2**10", 1024),
+        ("7//2", 3),
+        ("7%4", 3),
+        ("1,200*2", 2400),
+        ("$5*3", 15),
+        ("0.5*.2", 0.1),
+    ],
 )
 def test_safe_eval_computes_arithmetic(expr, value):
     assert G.safe_eval(expr) == pytest.approx(value)
@@ -24,7 +35,19 @@ def test_safe_eval_computes_arithmetic(expr, value):
 
 @pytest.mark.parametrize(
     "expr",
-    ["__import__('os').system('true')", "open('x')", "a+1", "(1).real", "[1,2]", "2**1000", "9**9**9", "1/0", "'a'*3", "True+1", "x" * 300],
+    [
+        "__import__('os').system('true')",
+        "open('x')",
+        "a+1",
+        "(1).real",
+        "[1,2]",
+        "2**1000",
+        "9**9**9",
+        "1/0",
+        "'a'*3",
+        "True+1",
+        "x" * 300,
+    ],
 )
 def test_safe_eval_refuses_everything_else(expr):
     with pytest.raises(ValueError):
@@ -60,8 +83,12 @@ def test_grade_localizes_calculator_errors():
     assert g.correct and g.first_error == -1 and g.status == ["ok"] * 3
     bad = [steps[0].replace("=24>>", "=25>>"), steps[1], steps[2]]
     g = G.grade(p["prompt"], p["answer"], bad)
-    assert not g.correct and g.first_error == 0 and g.status == ["error", "after_error", "after_error"]
-    g = G.grade(p["prompt"], "73", steps)  # right arithmetic, wrong answer: blamed on the answer step
+    assert (
+        not g.correct and g.first_error == 0 and g.status == ["error", "after_error", "after_error"]
+    )
+    g = G.grade(
+        p["prompt"], "73", steps
+    )  # right arithmetic, wrong answer: blamed on the answer step
     assert g.first_error == 2 and "no calculator error" in g.reason
     g = G.grade(p["prompt"], p["answer"], steps[:2])
     assert g.first_error == 1 and g.reason == "ends without a final answer"
@@ -73,7 +100,11 @@ def test_verify_labels_gsm8k_samples_by_their_annotations():
     p = Problem.from_dict(G.from_gsm8k(RECORD, "g1"))
     steps = G.solution_steps(RECORD["answer"])
     good = graded_sample(p, steps, "a", world="gsm8k")
-    bad = graded_sample(p, [steps[0], steps[1].replace("=72>>", "=70>>"), steps[2]], "b", world="gsm8k")
+    bad = graded_sample(
+        p, [steps[0], steps[1].replace("=72>>", "=70>>"), steps[2]], "b", world="gsm8k"
+    )
     out = METHODS["verify"]([good, bad], LabelContext())  # world "auto": each sample's meta.world
     assert out[0].labels.hard == [True, True, True]
-    assert out[1].labels.hard == [True, False, False] and out[1].labels.provenance["world"] == "gsm8k"
+    assert (
+        out[1].labels.hard == [True, False, False] and out[1].labels.provenance["world"] == "gsm8k"
+    )

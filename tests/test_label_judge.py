@@ -7,11 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import run_cli
+from test_label_methods import SAMPLES
 
 from prmkit.data import Sample, read_jsonl, write_jsonl
 from prmkit.label.judge import majority, parse_first_error, render_prompt
 from prmkit.worlds import arithmetic as A
-from test_label_methods import SAMPLES
 
 
 class Stub(BaseHTTPRequestHandler):
@@ -25,7 +25,9 @@ class Stub(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Stub.log.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        Stub.log.append(
+            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        )
         if Stub.mode == "fail_once" and len(Stub.log) == 1:
             self.send_response(500)
             self.end_headers()
@@ -43,7 +45,10 @@ class Stub(BaseHTTPRequestHandler):
         if Stub.mode != "few":
             texts = sorted(texts)  # deterministic mix per request
         key = "message" if self.path.endswith("/chat/completions") else "text"
-        choices = [{"index": i, key: {"role": "assistant", "content": t} if key == "message" else t} for i, t in enumerate(texts)]
+        choices = [
+            {"index": i, key: {"role": "assistant", "content": t} if key == "message" else t}
+            for i, t in enumerate(texts)
+        ]
         out = json.dumps({"choices": choices, "usage": {"completion_tokens": 7 * n}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -84,7 +89,9 @@ def test_parse_and_vote():
     assert majority([2, 2, 1]) == 2 and majority([3, 1]) == 1 and majority([-1, 2]) == 2
     assert majority([-1, -1, 0]) == -1 and majority([]) is None
     text = render_prompt("P={problem} N={n_steps} \\boxed{}\n{steps}", SAMPLES[1])
-    assert text.startswith(f"P={SAMPLES[1].prompt} N=4 \\boxed{{}}\nStep 0: 7+5=12\nStep 1: 12*3=35")
+    assert text.startswith(
+        f"P={SAMPLES[1].prompt} N=4 \\boxed{{}}\nStep 0: 7+5=12\nStep 1: 12*3=35"
+    )
 
 
 @pytest.mark.parametrize("api", ["chat", "completions"])
@@ -93,7 +100,28 @@ def test_judge_labels_by_majority_vote(api, stub, samples_file, tmp_path, capsys
     tpl = tmp_path / "t.txt"
     tpl.write_text("[Problem]\n{problem}\n\n{steps}\nBox the first wrong step, 0-based, or -1.")
     out = tmp_path / "o.jsonl"
-    args = ["label", "--method", "judge", "--in", samples_file, "--out", out, "--k", 5, "--judge-url", stub, "--judge-api", api, "--judge-template", tpl, "--judge-api-key-env", "JUDGE_KEY", "--judge-model", "m1", "--no-progress"]
+    args = [
+        "label",
+        "--method",
+        "judge",
+        "--in",
+        samples_file,
+        "--out",
+        out,
+        "--k",
+        5,
+        "--judge-url",
+        stub,
+        "--judge-api",
+        api,
+        "--judge-template",
+        tpl,
+        "--judge-api-key-env",
+        "JUDGE_KEY",
+        "--judge-model",
+        "m1",
+        "--no-progress",
+    ]
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
@@ -103,34 +131,91 @@ def test_judge_labels_by_majority_vote(api, stub, samples_file, tmp_path, capsys
         assert lab.labels.first_error == s.first_error, s.id
         assert p["method"] == "judge" and p["k"] == 5 and p["model"] == "m1" and p["requests"] == 1
         assert len(p["votes"]) + p["unparsed"] == 5 and p["unparsed"] == 1
-    assert all(r["auth"] == "Bearer sekret" and r["path"].endswith("/chat/completions" if api == "chat" else "/v1/completions") for r in Stub.log)
+    assert all(
+        r["auth"] == "Bearer sekret"
+        and r["path"].endswith("/chat/completions" if api == "chat" else "/v1/completions")
+        for r in Stub.log
+    )
     body = Stub.log[0]["body"]
     assert body["model"] == "m1" and body["n"] == 5
-    assert "Box the first wrong step" in (body["messages"][0]["content"] if api == "chat" else body["prompt"])
+    assert "Box the first wrong step" in (
+        body["messages"][0]["content"] if api == "chat" else body["prompt"]
+    )
 
 
 def test_judge_retries_and_tops_up_short_answers(stub, samples_file, tmp_path, capsys):
     Stub.mode = "fail_once"
     out = tmp_path / "o.jsonl"
-    code, _, err = run_cli(["label", "--method", "judge", "--in", samples_file, "--out", out, "--k", 3, "--judge-url", stub, "--judge-concurrency", 1, "--no-progress"], capsys)
+    code, _, err = run_cli(
+        [
+            "label",
+            "--method",
+            "judge",
+            "--in",
+            samples_file,
+            "--out",
+            out,
+            "--k",
+            3,
+            "--judge-url",
+            stub,
+            "--judge-concurrency",
+            1,
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert len(read_jsonl(out)) == 4 and len(Stub.log) == 5  # one 500, retried
     Stub.mode, Stub.log = "few", []
     out2 = tmp_path / "o2.jsonl"
-    code, _, err = run_cli(["label", "--method", "judge", "--in", samples_file, "--out", out2, "--k", 3, "--judge-url", stub, "--no-progress"], capsys)
+    code, _, err = run_cli(
+        [
+            "label",
+            "--method",
+            "judge",
+            "--in",
+            samples_file,
+            "--out",
+            out2,
+            "--k",
+            3,
+            "--judge-url",
+            stub,
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert [r.labels.provenance["requests"] for r in read_jsonl(out2, Sample.from_dict)] == [3] * 4
     assert [b["body"]["n"] for b in Stub.log if b["body"]["n"] != 3] != []  # asked for the rest
 
 
-def test_judge_without_a_valid_answer_leaves_the_item_unlabeled_but_written(stub, samples_file, tmp_path, capsys):
+def test_judge_without_a_valid_answer_leaves_the_item_unlabeled_but_written(
+    stub, samples_file, tmp_path, capsys
+):
     Stub.mode = "junk"
     out = tmp_path / "o.jsonl"
-    args = ["label", "--method", "judge", "--in", samples_file, "--out", out, "--k", 2, "--judge-url", stub, "--no-progress"]
+    args = [
+        "label",
+        "--method",
+        "judge",
+        "--in",
+        samples_file,
+        "--out",
+        out,
+        "--k",
+        2,
+        "--judge-url",
+        stub,
+        "--no-progress",
+    ]
     code, stdout, _ = run_cli(args, capsys)
     assert code == 0 and json.loads(stdout.splitlines()[-1])["labeled"] == 0
     recs = read_jsonl(out, Sample.from_dict)
-    assert len(recs) == 4 and all(r.labels is None and "no parsable answer" in r.meta["label_error"] for r in recs)
+    assert len(recs) == 4 and all(
+        r.labels is None and "no parsable answer" in r.meta["label_error"] for r in recs
+    )
     n = len(Stub.log)
     code, stdout, _ = run_cli(args, capsys)  # resumed: nothing asked again
     assert code == 0 and len(Stub.log) == n and json.loads(stdout.splitlines()[-1])["resumed"] == 4
@@ -142,6 +227,19 @@ def test_unreachable_judge_is_a_clean_error(samples_file, tmp_path, capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once we leave: nothing listens there
-    args = ["label", "--method", "judge", "--in", samples_file, "--out", tmp_path / "o.jsonl", "--judge-url", f"http://127.0.0.1:{port}/v1", "--judge-retries", 0, "--no-progress"]
+    args = [
+        "label",
+        "--method",
+        "judge",
+        "--in",
+        samples_file,
+        "--out",
+        tmp_path / "o.jsonl",
+        "--judge-url",
+        f"http://127.0.0.1:{port}/v1",
+        "--judge-retries",
+        0,
+        "--no-progress",
+    ]
     code, _, err = run_cli(args, capsys)
     assert code == 2 and "judge endpoint" in err and "Traceback" not in err

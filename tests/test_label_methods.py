@@ -79,7 +79,9 @@ def ctx(policy, k=4, **opts):
 def test_mc_with_an_exact_oracle_matches_the_verifier_in_one_generate_call():
     pol = OraclePolicy(1.0)
     out = METHODS["mc"](SAMPLES, ctx(pol, k=4))
-    assert pol.calls == [sum(len(s.steps) for s in SAMPLES) - 5]  # 5 complete samples: last prefix free
+    assert pol.calls == [
+        sum(len(s.steps) for s in SAMPLES) - 5
+    ]  # 5 complete samples: last prefix free
     for s, lab in zip(SAMPLES, out):
         p = lab.labels.provenance
         assert p["method"] == "mc" and p["k"] == 4 and p["tokens"] > 0
@@ -171,7 +173,11 @@ def test_verify_matches_the_exact_grade_and_reports_bad_items():
     out = METHODS["verify"](SAMPLES, ctx(None))
     for s, lab in zip(SAMPLES, out):
         assert lab.labels.first_error == s.first_error
-        assert lab.labels.provenance == lab.labels.provenance | {"method": "verify", "rollouts": 0, "world": "arithmetic"}
+        assert lab.labels.provenance == lab.labels.provenance | {
+            "method": "verify",
+            "rollouts": 0,
+            "world": "arithmetic",
+        }
     assert out[4].labels.hard == [True] * 5  # the no-op step is correct
     bad = dataclasses.replace(SAMPLES[0], id="odd", prompt="What is 2+2?")
     with pytest.raises(ItemError) as e:

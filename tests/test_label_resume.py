@@ -49,20 +49,43 @@ def samples_file(tmp_path):
 
 
 def args(policy, inp, out, *extra):
-    return ["label", "--method", "mc", "--policy", policy, "--in", inp, "--out", out, "--k", 2, "--max-new-tokens", 16, "--no-progress", *extra]
+    return [
+        "label",
+        "--method",
+        "mc",
+        "--policy",
+        policy,
+        "--in",
+        inp,
+        "--out",
+        out,
+        "--k",
+        2,
+        "--max-new-tokens",
+        16,
+        "--no-progress",
+        *extra,
+    ]
 
 
 def complete_lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-def test_sigkill_then_rerun_finishes_every_item_exactly_once(tiny_policy, samples_file, tmp_path, capsys):
+def test_sigkill_then_rerun_finishes_every_item_exactly_once(
+    tiny_policy, samples_file, tmp_path, capsys
+):
     clean = tmp_path / "clean.jsonl"
     code, _, err = run_cli(args(tiny_policy, samples_file, clean, "--chunk", 7), capsys)
     assert code == 0, err
     out = tmp_path / "out.jsonl"
     env = os.environ | {"PYTHONPATH": str(Path(prmkit.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "prmkit.cli", *map(str, args(tiny_policy, samples_file, out, "--chunk", 1))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prmkit.cli",
+        *map(str, args(tiny_policy, samples_file, out, "--chunk", 1)),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while complete_lines(out) < 3 and proc.poll() is None and time.time() < deadline:
@@ -72,7 +95,9 @@ def test_sigkill_then_rerun_finishes_every_item_exactly_once(tiny_policy, sample
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     before = complete_lines(out)
     assert 3 <= before < N
-    done_ids = [json.loads(line)["id"] for line in out.read_text().splitlines() if line.endswith("}")][:before]
+    done_ids = [
+        json.loads(line)["id"] for line in out.read_text().splitlines() if line.endswith("}")
+    ][:before]
 
     code, stdout, err = run_cli(args(tiny_policy, samples_file, out, "--chunk", 4), capsys)
     assert code == 0, err
@@ -101,33 +126,64 @@ def test_verify_and_chunking_give_identical_files(samples_file, tmp_path, capsys
     outs = []
     for chunk in (1, 64):
         out = tmp_path / f"v{chunk}.jsonl"
-        assert run_cli(["label", "--method", "verify", "--in", samples_file, "--out", out, "--chunk", chunk, "--no-progress"], capsys)[0] == 0
+        assert (
+            run_cli(
+                [
+                    "label",
+                    "--method",
+                    "verify",
+                    "--in",
+                    samples_file,
+                    "--out",
+                    out,
+                    "--chunk",
+                    chunk,
+                    "--no-progress",
+                ],
+                capsys,
+            )[0]
+            == 0
+        )
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     recs = read_jsonl(tmp_path / "v1.jsonl")
     assert all(r["labels"]["first_error"] == r["first_error"] for r in recs)
 
 
-def test_bad_input_and_mismatched_outputs_are_file_line_errors(tiny_policy, samples_file, tmp_path, capsys):
+def test_bad_input_and_mismatched_outputs_are_file_line_errors(
+    tiny_policy, samples_file, tmp_path, capsys
+):
     lines = samples_file.read_text().splitlines()
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(lines[:2] + ["{not json"] + lines[2:]) + "\n")
-    code, _, err = run_cli(["label", "--method", "verify", "--in", bad, "--out", tmp_path / "o.jsonl"], capsys)
+    code, _, err = run_cli(
+        ["label", "--method", "verify", "--in", bad, "--out", tmp_path / "o.jsonl"], capsys
+    )
     assert code == 2 and f"{bad}:3: invalid JSON" in err
     dup = tmp_path / "dup.jsonl"
     dup.write_text("\n".join(lines[:2] + [lines[0]]) + "\n")
-    code, _, err = run_cli(["label", "--method", "verify", "--in", dup, "--out", tmp_path / "o.jsonl"], capsys)
+    code, _, err = run_cli(
+        ["label", "--method", "verify", "--in", dup, "--out", tmp_path / "o.jsonl"], capsys
+    )
     assert code == 2 and f"{dup}:3: sample id" in err and "repeats line 1" in err
     odd = tmp_path / "odd.jsonl"
     rec = json.loads(lines[0]) | {"id": "weird", "prompt": "Start with 7, then ×2."}
     odd.write_text("\n".join(lines[:1] + [json.dumps(rec)]) + "\n")
     code, _, err = run_cli(args(tiny_policy, odd, tmp_path / "o2.jsonl"), capsys)
     assert code == 2 and f"{odd}:2:" in err and "vocabulary" in err
-    code, _, err = run_cli(["label", "--method", "verify", "--in", odd, "--out", tmp_path / "o3.jsonl"], capsys)
+    code, _, err = run_cli(
+        ["label", "--method", "verify", "--in", odd, "--out", tmp_path / "o3.jsonl"], capsys
+    )
     assert code == 2 and f"{odd}:2: arithmetic verifier" in err
     # An output made by another method, or with another k, is not silently extended.
     v = tmp_path / "v.jsonl"
-    assert run_cli(["label", "--method", "verify", "--in", samples_file, "--out", v, "--no-progress"], capsys)[0] == 0
+    assert (
+        run_cli(
+            ["label", "--method", "verify", "--in", samples_file, "--out", v, "--no-progress"],
+            capsys,
+        )[0]
+        == 0
+    )
     v.write_text("\n".join(v.read_text().splitlines()[:5]) + "\n")
     code, _, err = run_cli(args(tiny_policy, samples_file, v), capsys)
     assert code == 2 and f"{v}:1: holds labels of method 'verify'" in err

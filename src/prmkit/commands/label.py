@@ -88,7 +88,11 @@ class Config:
 
     def job(self) -> LabelJob:
         opts = {"omega_after": self.omega_after, "consensus_mode": self.consensus_mode}
-        opts |= {k: getattr(self, k) for k in self.__dataclass_fields__ if k.startswith("judge_") and k != "judge_template"}
+        opts |= {
+            k: getattr(self, k)
+            for k in self.__dataclass_fields__
+            if k.startswith("judge_") and k != "judge_template"
+        }
         return LabelJob(
             method=self.method,
             policy=self.policy,
@@ -105,4 +109,13 @@ class Config:
 
 
 def run(cfg: Config) -> dict:
-    return run_labeling(cfg.job(), cfg.in_, cfg.out, cfg.chunk, cfg.engine, cfg.address, cfg.num_cpus or None, cfg.progress)
+    return run_labeling(
+        cfg.job(),
+        cfg.in_,
+        cfg.out,
+        cfg.chunk,
+        cfg.engine,
+        cfg.address,
+        cfg.num_cpus or None,
+        cfg.progress,
+    )

@@ -89,7 +89,9 @@ class Probe:
         return sum(self.success)
 
 
-def rollouts(ctx: LabelContext, wanted: list[tuple[Sample, int]], k: int | None = None) -> list[Probe]:
+def rollouts(
+    ctx: LabelContext, wanted: list[tuple[Sample, int]], k: int | None = None
+) -> list[Probe]:
     """k completions from each (sample, prefix length) in ONE generate call.
 
     A completion succeeds when prefix + completion states the reference answer
@@ -131,9 +133,13 @@ def provenance(method: str, ctx: LabelContext, rollouts: int, tokens: int, **ext
     return p | extra
 
 
-def with_labels(sample: Sample, hard: list[bool], soft: list[float] | None, prov: dict, meta: dict | None = None) -> Sample:
+def with_labels(
+    sample: Sample, hard: list[bool], soft: list[float] | None, prov: dict, meta: dict | None = None
+) -> Sample:
     """A copy of the sample carrying these labels (first_error derived from hard)."""
-    labels = StepLabels(first_error=first_error_from_hard(hard), hard=hard, soft=soft, provenance=prov)
+    labels = StepLabels(
+        first_error=first_error_from_hard(hard), hard=hard, soft=soft, provenance=prov
+    )
     return dataclasses.replace(sample, labels=labels, meta=sample.meta | (meta or {}))
 
 

@@ -72,7 +72,16 @@ def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
         if keep == 0:
             continue
         src = [(x.labels.provenance or {}).get("method", "?") for x in (a, b)]
-        prov = {"method": "consensus", "mode": mode, "sources": src, "k": 0, "rollouts": 0, "tokens": 0, "kept_steps": keep, "dropped": dict(why)}
+        prov = {
+            "method": "consensus",
+            "mode": mode,
+            "sources": src,
+            "k": 0,
+            "rollouts": 0,
+            "tokens": 0,
+            "kept_steps": keep,
+            "dropped": dict(why),
+        }
         s = truncate(a, keep) if keep < len(a.steps) else a
         out.append(with_labels(s, hard_of(a)[:keep], None, prov))
     return out

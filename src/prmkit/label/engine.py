@@ -76,7 +76,17 @@ def build_context(job: LabelJob) -> LabelContext:
             opts["judge_template_text"] = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise InputError("template is not valid UTF-8", job.judge_template) from None
-    return LabelContext(gen, job.k, job.seed, job.max_new_tokens, job.temperature, job.top_p, job.world, job.policy, opts)
+    return LabelContext(
+        gen,
+        job.k,
+        job.seed,
+        job.max_new_tokens,
+        job.temperature,
+        job.top_p,
+        job.world,
+        job.policy,
+        opts,
+    )
 
 
 def _line_numbers(path: Path) -> list[int]:
@@ -92,7 +102,11 @@ def read_items(path: str) -> tuple[list[Sample], dict[str, int]]:
     where: dict[str, int] = {}
     for s, ln in zip(samples, lines):
         if s.id in where:
-            raise InputError(f"sample id {s.id!r} repeats line {where[s.id]} (ids must be unique to resume)", path, ln)
+            raise InputError(
+                f"sample id {s.id!r} repeats line {where[s.id]} (ids must be unique to resume)",
+                path,
+                ln,
+            )
         where[s.id] = ln
     return samples, where
 
@@ -144,12 +158,20 @@ def scan_output(path: str, job: LabelJob) -> dict[str, dict]:
             raise InputError(f"sample id {sid!r} appears twice in the output", path, ln)
         m = record_method(d)
         if m != job.method:
-            raise InputError(f"holds labels of method {m!r}, this run is {job.method!r}: choose another --out", path, ln)
+            raise InputError(
+                f"holds labels of method {m!r}, this run is {job.method!r}: choose another --out",
+                path,
+                ln,
+            )
         prov = (d.get("labels") or {}).get("provenance") or {}
         if job.method in NEEDS_POLICY:
             for key in _RESUME_KEYS:
                 if key in prov and prov[key] != getattr(job, key):
-                    raise InputError(f"was labeled with {key}={prov[key]}, this run has {key}={getattr(job, key)}: choose another --out", path, ln)
+                    raise InputError(
+                        f"was labeled with {key}={prov[key]}, this run has {key}={getattr(job, key)}: choose another --out",
+                        path,
+                        ln,
+                    )
         done[sid] = d
     return done
 
@@ -172,7 +194,11 @@ def precheck(samples: list[Sample], ctx: LabelContext, where: dict[str, int], pa
         except ValueError as e:
             raise InputError(str(e), path, where[s.id]) from None
         if ids is not None and block is not None and len(ids) >= block:
-            raise InputError(f"problem and solution take {len(ids)} tokens, the policy's block_size is {block}", path, where[s.id])
+            raise InputError(
+                f"problem and solution take {len(ids)} tokens, the policy's block_size is {block}",
+                path,
+                where[s.id],
+            )
 
 
 def as_input_error(e: Exception, where: dict[str, int], path: str) -> InputError:
@@ -184,7 +210,14 @@ def as_input_error(e: Exception, where: dict[str, int], path: str) -> InputError
     return InputError(str(e))  # the judge endpoint, unreachable
 
 
-def label_local(job: LabelJob, todo: list[Sample], size: int, write: Callable[[list[Sample]], None], where: dict[str, int], in_path: str) -> None:
+def label_local(
+    job: LabelJob,
+    todo: list[Sample],
+    size: int,
+    write: Callable[[list[Sample]], None],
+    where: dict[str, int],
+    in_path: str,
+) -> None:
     ctx = build_context(job)
     precheck(todo, ctx, where, in_path)
     fn = METHODS[job.method]
@@ -236,7 +269,9 @@ def label_ray(
         else:
             kw["num_cpus"] = num_cpus or os.cpu_count() or 1
             src = str(Path(prmkit.__file__).resolve().parents[1])
-            path = os.pathsep.join([src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+            path = os.pathsep.join(
+                [src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+            )
             kw["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
         ray.init(**kw)
     try:
@@ -309,7 +344,9 @@ def run_labeling(
     todo = [s for s in samples if s.id not in done]
     t0 = time.time()
     new: list[dict] = []
-    bar = tqdm(total=len(todo), desc=f"label {job.method}", unit="item", disable=not progress, leave=False)
+    bar = tqdm(
+        total=len(todo), desc=f"label {job.method}", unit="item", disable=not progress, leave=False
+    )
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     extra: dict = {}
     with open(out_path, "a", encoding="utf-8") as f:
@@ -328,7 +365,14 @@ def run_labeling(
     records = {str(d["id"]): d for d in iter_jsonl(out_path)} if Path(out_path).exists() else {}
     ordered = [records[s.id] for s in samples if s.id in records]
     write_jsonl(out_path, ordered)
-    summary = {"command": "label", "method": job.method, "k": job.k, "out": out_path, "engine": engine, "resumed": len(done)}
+    summary = {
+        "command": "label",
+        "method": job.method,
+        "k": job.k,
+        "out": out_path,
+        "engine": engine,
+        "resumed": len(done),
+    }
     summary |= summarize(ordered)
     summary["this_run"] = summarize(new) | {"seconds": round(time.time() - t0, 2)}
     if job.method == "consensus":

@@ -45,15 +45,25 @@ example \\boxed{2}. If every step is correct, reply \\boxed{-1}.
 """
 
 _BOXED = re.compile(r"\\boxed\{\s*(-?\d+)\s*\}")
-_PHRASE = re.compile(r"(?:first|earliest)\s+(?:wrong|incorrect|erroneous)\s+step\s*(?:is|:)?\s*(?:step\s*)?(-?\d+)", re.IGNORECASE)
-_NONE = re.compile(r"\b(?:no (?:wrong|incorrect) steps?|all steps are correct|every step is correct)\b", re.IGNORECASE)
+_PHRASE = re.compile(
+    r"(?:first|earliest)\s+(?:wrong|incorrect|erroneous)\s+step\s*(?:is|:)?\s*(?:step\s*)?(-?\d+)",
+    re.IGNORECASE,
+)
+_NONE = re.compile(
+    r"\b(?:no (?:wrong|incorrect) steps?|all steps are correct|every step is correct)\b",
+    re.IGNORECASE,
+)
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 def render_prompt(template: str, sample: Sample) -> str:
     """Fill {problem}, {steps} (one 'Step i: text' per line) and {n_steps}; other braces stay."""
     steps = "\n".join(f"Step {i}: {s}" for i, s in enumerate(sample.steps))
-    return template.replace("{problem}", sample.prompt).replace("{steps}", steps).replace("{n_steps}", str(len(sample.steps)))
+    return (
+        template.replace("{problem}", sample.prompt)
+        .replace("{steps}", steps)
+        .replace("{n_steps}", str(len(sample.steps)))
+    )
 
 
 def parse_first_error(text: str, n_steps: int) -> int | None:
@@ -98,7 +108,9 @@ class JudgeClient:
     retries: int = 3
 
     def _post(self, payload: dict) -> dict:
-        endpoint = self.url.rstrip("/") + ("/chat/completions" if self.api == "chat" else "/completions")
+        endpoint = self.url.rstrip("/") + (
+            "/chat/completions" if self.api == "chat" else "/completions"
+        )
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if key:
@@ -127,7 +139,12 @@ class JudgeClient:
         """m answers to one prompt: (texts, completion tokens reported, requests made)."""
         texts, tokens, requests = [], 0, 0
         while len(texts) < m and requests < 2 * m:
-            payload = {"model": self.model, "n": m - len(texts), "temperature": self.temperature, "max_tokens": self.max_tokens}
+            payload = {
+                "model": self.model,
+                "n": m - len(texts),
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+            }
             if self.api == "chat":
                 payload["messages"] = [{"role": "user", "content": prompt}]
             else:
@@ -138,7 +155,9 @@ class JudgeClient:
             if not choices:
                 raise ConnectionError(f"judge endpoint {self.url} returned no choices")
             for c in choices[: m - len(texts)]:
-                text = (c.get("message") or {}).get("content") if self.api == "chat" else c.get("text")
+                text = (
+                    (c.get("message") or {}).get("content") if self.api == "chat" else c.get("text")
+                )
                 texts.append(text or "")
             tokens += int((resp.get("usage") or {}).get("completion_tokens") or 0)
         return texts, tokens, requests
@@ -177,9 +196,16 @@ def judge_one(client: JudgeClient, template: str, s: Sample, m: int) -> Sample:
     }
     fe = majority(votes)
     if fe is None:
-        return dataclasses.replace(s, labels=None, meta=s.meta | {"label_error": f"judge gave no parsable answer in {m} samples", "judge": prov})
+        return dataclasses.replace(
+            s,
+            labels=None,
+            meta=s.meta
+            | {"label_error": f"judge gave no parsable answer in {m} samples", "judge": prov},
+        )
     agree = votes.count(fe) / len(votes)
-    return with_labels(s, hard_from_first_error(fe, len(s.steps)), None, prov | {"agreement": round(agree, 4)})
+    return with_labels(
+        s, hard_from_first_error(fe, len(s.steps)), None, prov | {"agreement": round(agree, 4)}
+    )
 
 
 def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:

@@ -15,10 +15,19 @@ correctness (0 or 1). Every other prefix costs exactly k rollouts.
 from __future__ import annotations
 
 from prmkit.data import Sample
-from prmkit.label.base import LabelContext, full_outcome, is_complete, provenance, rollouts, with_labels
+from prmkit.label.base import (
+    LabelContext,
+    full_outcome,
+    is_complete,
+    provenance,
+    rollouts,
+    with_labels,
+)
 
 
-def prefix_values(samples: list[Sample], ctx: LabelContext, first: int = 1) -> list[tuple[list[float], int, int]]:
+def prefix_values(
+    samples: list[Sample], ctx: LabelContext, first: int = 1
+) -> list[tuple[list[float], int, int]]:
     """MC values of prefixes first..n of each sample: (values, rollouts, tokens) each.
 
     All prefixes of all samples go to the policy in one batched call.

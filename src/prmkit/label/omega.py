@@ -30,7 +30,16 @@ from __future__ import annotations
 import dataclasses
 
 from prmkit.data import Sample
-from prmkit.label.base import LabelContext, Probe, full_outcome, is_complete, provenance, rollouts, truncate, with_labels
+from prmkit.label.base import (
+    LabelContext,
+    Probe,
+    full_outcome,
+    is_complete,
+    provenance,
+    rollouts,
+    truncate,
+    with_labels,
+)
 
 AFTER_MODES = ("negative", "truncate")
 
@@ -71,7 +80,11 @@ def update(st: Search, pr: Probe, k: int) -> None:
         st.hi = pr.n
         return
     n = len(st.sample.steps)
-    reach = max(pr.n + shared_steps(g.steps, st.sample.steps[pr.n :]) for g, ok in zip(pr.gens, pr.success) if ok)
+    reach = max(
+        pr.n + shared_steps(g.steps, st.sample.steps[pr.n :])
+        for g, ok in zip(pr.gens, pr.success)
+        if ok
+    )
     reach = min(reach, n)
     if reach > pr.n:
         st.reused += 1
@@ -112,7 +125,16 @@ def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
     for st in search(samples, ctx):
         s, n = st.sample, len(st.sample.steps)
         fe = st.hi - 1 if st.hi <= n else -1
-        prov = provenance("omega", ctx, st.spent, st.tokens, rounds=st.rounds, reused=st.reused, probes=st.probes, after=after)
+        prov = provenance(
+            "omega",
+            ctx,
+            st.spent,
+            st.tokens,
+            rounds=st.rounds,
+            reused=st.reused,
+            probes=st.probes,
+            after=after,
+        )
         if fe >= 0 and after == "truncate" and fe + 1 < n:
             prov["dropped_steps"] = n - fe - 1
             s, n = truncate(s, fe + 1), fe + 1

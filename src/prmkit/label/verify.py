@@ -23,6 +23,21 @@ def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
             g = w.grade(s.prompt, s.reference, s.steps)
         except ValueError as e:
             raise ItemError(s.id, f"{w.NAME} verifier: {e}") from None
-        prov = {"method": "verify", "world": w.NAME, "k": 0, "rollouts": 0, "tokens": 0, "reason": g.reason}
-        out.append(with_labels(s, hard_from_first_error(g.first_error, len(s.steps)), None, prov, {"status": g.status}))
+        prov = {
+            "method": "verify",
+            "world": w.NAME,
+            "k": 0,
+            "rollouts": 0,
+            "tokens": 0,
+            "reason": g.reason,
+        }
+        out.append(
+            with_labels(
+                s,
+                hard_from_first_error(g.first_error, len(s.steps)),
+                None,
+                prov,
+                {"status": g.status},
+            )
+        )
     return out

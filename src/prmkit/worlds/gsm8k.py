@@ -68,7 +68,11 @@ def parse_number(text: str) -> float | None:
 def _eval(node: ast.AST) -> float:
     if isinstance(node, ast.Expression):
         return _eval(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float))
+        and not isinstance(node.value, bool)
+    ):
         return node.value
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
@@ -171,7 +175,11 @@ def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) 
         if first >= 0:
             status.append(AFTER)
             continue
-        why = "step after the final answer" if i > 0 and _FINAL.search(steps[i - 1]) else check_step(step)
+        why = (
+            "step after the final answer"
+            if i > 0 and _FINAL.search(steps[i - 1])
+            else check_step(step)
+        )
         status.append(OK if why is None else ERROR)
         if why is not None:
             first, reason = i, why
@@ -185,7 +193,9 @@ def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) 
         if first >= 0:
             status[-1] = ERROR
     correct = first < 0 and final is not None and same_answer(final, str(reference))
-    return Grade(correct=correct, first_error=first, final_answer=final, status=status, reason=reason)
+    return Grade(
+        correct=correct, first_error=first, final_answer=final, status=status, reason=reason
+    )
 
 
 def solution_steps(answer: str) -> list[str]:
@@ -199,4 +209,9 @@ def from_gsm8k(record: dict, pid: str) -> dict:
     final = extract_answer(steps)
     if final is None:
         raise ValueError("GSM8K answer has no '#### x' line")
-    return {"id": pid, "prompt": str(record["question"]).strip(), "answer": final, "meta": {"world": NAME}}
+    return {
+        "id": pid,
+        "prompt": str(record["question"]).strip(),
+        "answer": final,
+        "meta": {"world": NAME},
+    }
