@@ -64,11 +64,27 @@ class Stub(BaseHTTPRequestHandler):
 def stub():
     Stub.log, Stub.mode = [], "ok"
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
     srv.shutdown()
     srv.server_close()
+
+
+def judge_args(inp, out, url, *extra):
+    return [
+        "label",
+        "--method",
+        "judge",
+        "--in",
+        inp,
+        "--out",
+        out,
+        "--judge-url",
+        url,
+        "--no-progress",
+        *extra,
+    ]
 
 
 @pytest.fixture()
@@ -100,28 +116,10 @@ def test_judge_labels_by_majority_vote(api, stub, samples_file, tmp_path, capsys
     tpl = tmp_path / "t.txt"
     tpl.write_text("[Problem]\n{problem}\n\n{steps}\nBox the first wrong step, 0-based, or -1.")
     out = tmp_path / "o.jsonl"
-    args = [
-        "label",
-        "--method",
-        "judge",
-        "--in",
-        samples_file,
-        "--out",
-        out,
-        "--k",
-        5,
-        "--judge-url",
-        stub,
-        "--judge-api",
-        api,
-        "--judge-template",
-        tpl,
-        "--judge-api-key-env",
-        "JUDGE_KEY",
-        "--judge-model",
-        "m1",
-        "--no-progress",
-    ]
+    args = judge_args(
+        samples_file, out, stub, "--k", 5, "--judge-api", api, "--judge-template", tpl
+    )
+    args += ["--judge-api-key-env", "JUDGE_KEY", "--judge-model", "m1"]
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
@@ -147,45 +145,13 @@ def test_judge_retries_and_tops_up_short_answers(stub, samples_file, tmp_path, c
     Stub.mode = "fail_once"
     out = tmp_path / "o.jsonl"
     code, _, err = run_cli(
-        [
-            "label",
-            "--method",
-            "judge",
-            "--in",
-            samples_file,
-            "--out",
-            out,
-            "--k",
-            3,
-            "--judge-url",
-            stub,
-            "--judge-concurrency",
-            1,
-            "--no-progress",
-        ],
-        capsys,
+        judge_args(samples_file, out, stub, "--k", 3, "--judge-concurrency", 1), capsys
     )
     assert code == 0, err
     assert len(read_jsonl(out)) == 4 and len(Stub.log) == 5  # one 500, retried
     Stub.mode, Stub.log = "few", []
     out2 = tmp_path / "o2.jsonl"
-    code, _, err = run_cli(
-        [
-            "label",
-            "--method",
-            "judge",
-            "--in",
-            samples_file,
-            "--out",
-            out2,
-            "--k",
-            3,
-            "--judge-url",
-            stub,
-            "--no-progress",
-        ],
-        capsys,
-    )
+    code, _, err = run_cli(judge_args(samples_file, out2, stub, "--k", 3), capsys)
     assert code == 0, err
     assert [r.labels.provenance["requests"] for r in read_jsonl(out2, Sample.from_dict)] == [3] * 4
     assert [b["body"]["n"] for b in Stub.log if b["body"]["n"] != 3] != []  # asked for the rest
@@ -196,20 +162,7 @@ def test_judge_without_a_valid_answer_leaves_the_item_unlabeled_but_written(
 ):
     Stub.mode = "junk"
     out = tmp_path / "o.jsonl"
-    args = [
-        "label",
-        "--method",
-        "judge",
-        "--in",
-        samples_file,
-        "--out",
-        out,
-        "--k",
-        2,
-        "--judge-url",
-        stub,
-        "--no-progress",
-    ]
+    args = judge_args(samples_file, out, stub, "--k", 2)
     code, stdout, _ = run_cli(args, capsys)
     assert code == 0 and json.loads(stdout.splitlines()[-1])["labeled"] == 0
     recs = read_jsonl(out, Sample.from_dict)
@@ -227,19 +180,7 @@ def test_unreachable_judge_is_a_clean_error(samples_file, tmp_path, capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once we leave: nothing listens there
-    args = [
-        "label",
-        "--method",
-        "judge",
-        "--in",
-        samples_file,
-        "--out",
-        tmp_path / "o.jsonl",
-        "--judge-url",
-        f"http://127.0.0.1:{port}/v1",
-        "--judge-retries",
-        0,
-        "--no-progress",
-    ]
+    url = f"http://127.0.0.1:{port}/v1"
+    args = judge_args(samples_file, tmp_path / "o.jsonl", url, "--judge-retries", 0)
     code, _, err = run_cli(args, capsys)
     assert code == 2 and "judge endpoint" in err and "Traceback" not in err

@@ -32,19 +32,25 @@ class ItemError(ValueError):
         self.sample_id = sample_id
 
 
-@dataclass
-class LabelContext:
-    """Settings and resources a method needs; built once per process (per Ray worker)."""
+@dataclass(kw_only=True)
+class Settings:
+    """What shapes an item's labels (besides the method): shared by a run's job and context."""
 
-    generator: Generator | None = None
     k: int = 8
     seed: int = 0
     max_new_tokens: int = 96
     temperature: float = 1.0
     top_p: float = 1.0
     world: str = "auto"
-    policy_name: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class LabelContext(Settings):
+    """Settings plus what a method needs loaded; built once per process (per Ray worker)."""
+
+    generator: Generator | None = None
+    policy_name: str = ""
 
 
 def world_of(sample: Sample, ctx: LabelContext):

@@ -18,14 +18,14 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from prmkit.data import InputError, Sample, append_jsonl, iter_jsonl, read_jsonl, write_jsonl
 from prmkit.label import consensus, judge, mc, omega, progress, verify
-from prmkit.label.base import ItemError, LabelContext
+from prmkit.label.base import ItemError, LabelContext, Settings
 from prmkit.models.steps import render
 
 METHODS: dict[str, Callable[[list[Sample], LabelContext], list[Sample]]] = {
@@ -41,21 +41,14 @@ NEEDS_POLICY = {"mc", "omega", "progress"}
 _RESUME_KEYS = ("k", "seed", "temperature", "max_new_tokens")
 
 
-@dataclass
-class LabelJob:
+@dataclass(kw_only=True)
+class LabelJob(Settings):
     """Everything needed to build a LabelContext again, in this process or a Ray worker."""
 
     method: str
     policy: str = ""
-    k: int = 8
-    seed: int = 0
-    max_new_tokens: int = 96
-    temperature: float = 1.0
-    top_p: float = 1.0
-    world: str = "auto"
     with_path: str = ""
     judge_template: str = ""
-    options: dict = field(default_factory=dict)
 
 
 def build_context(job: LabelJob) -> LabelContext:
@@ -76,17 +69,8 @@ def build_context(job: LabelJob) -> LabelContext:
             opts["judge_template_text"] = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise InputError("template is not valid UTF-8", job.judge_template) from None
-    return LabelContext(
-        gen,
-        job.k,
-        job.seed,
-        job.max_new_tokens,
-        job.temperature,
-        job.top_p,
-        job.world,
-        job.policy,
-        opts,
-    )
+    shared = {f.name: getattr(job, f.name) for f in dataclasses.fields(Settings)}
+    return LabelContext(**shared | {"options": opts}, generator=gen, policy_name=job.policy)
 
 
 def _line_numbers(path: Path) -> list[int]:
