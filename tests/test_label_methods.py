@@ -5,6 +5,7 @@ import dataclasses
 import random
 
 import pytest
+import torch
 
 from prmkit.data import Sample
 from prmkit.data.formats import hard_from_first_error
@@ -188,3 +189,30 @@ def test_verify_matches_the_exact_grade_and_reports_bad_items():
 def test_rollout_methods_need_a_policy():
     with pytest.raises(ValueError, match="needs a policy"):
         METHODS["mc"](SAMPLES[1:2], ctx(None))
+
+
+def test_inverse_cdf_samples_the_distribution():
+    from prmkit.models.sampling import inverse_cdf, row_uniforms
+
+    probs = torch.tensor([[0.1, 0.0, 0.2, 0.7]]).expand(20000, 4)
+    u = row_uniforms([7], 20000)[0]
+    freq = torch.bincount(inverse_cdf(probs, u), minlength=4).double() / 20000
+    assert torch.allclose(freq, torch.tensor([0.1, 0.0, 0.2, 0.7], dtype=torch.float64), atol=0.012)
+    assert freq[1] == 0
+
+
+def test_per_prompt_seeds_make_samples_independent_of_the_batch(tiny_policy):
+    from prmkit.models.builtin import BuiltinPolicy
+    from prmkit.models.generator import SamplingParams, continue_steps
+
+    pol = BuiltinPolicy.load(tiny_policy)
+    a, b = (PROMPT, ["7+5=12"]), ("Start with 3, then *2, +1.", [])
+
+    def texts(items, seeds, n=3):
+        gens = continue_steps(pol, items, SamplingParams(n=n, max_new_tokens=20, seeds=seeds))
+        return [[g.text for g in gs] for gs in gens]
+
+    both = texts([a, b], [11, 22])
+    assert texts([b], [22]) == both[1:] and texts([b, a], [22, 11]) == both[::-1]
+    assert texts([b], [22], n=2)[0] == both[1][:2]  # rollout j does not depend on n
+    assert texts([b], [23]) != both[1:]

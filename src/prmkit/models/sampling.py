@@ -46,7 +46,8 @@ def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     other rows of the batch.
     """
     cdf = probs.double().cumsum(-1)
-    idx = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None]).squeeze(1)
+    # right=True: the first index whose cdf exceeds u * total, never a zero-probability token.
+    idx = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).squeeze(1)
     return idx.clamp(max=probs.shape[-1] - 1)
 
 
