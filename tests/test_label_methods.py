@@ -12,7 +12,7 @@ from prmkit.data.formats import hard_from_first_error
 from prmkit.grade import graded_sample
 from prmkit.label import METHODS, LabelContext
 from prmkit.label.base import ItemError, Probe
-from prmkit.label.omega import Search, shared_steps, update
+from prmkit.label.omega import Search, shared_steps, update, waves
 from prmkit.label.progress import advantages
 from prmkit.models.generator import Generation
 from prmkit.models.sampling import derive_seed
@@ -80,9 +80,8 @@ def ctx(policy, k=4, **opts):
 def test_mc_with_an_exact_oracle_matches_the_verifier_in_one_generate_call():
     pol = OraclePolicy(1.0)
     out = METHODS["mc"](SAMPLES, ctx(pol, k=4))
-    assert pol.calls == [
-        sum(len(s.steps) for s in SAMPLES) - 5
-    ]  # 5 complete samples: last prefix free
+    # One call: every prefix of every sample, k rows each (5 complete samples: last prefix free).
+    assert pol.calls == [4 * (sum(len(s.steps) for s in SAMPLES) - 5)]
     for s, lab in zip(SAMPLES, out):
         p = lab.labels.provenance
         assert p["method"] == "mc" and p["k"] == 4 and p["tokens"] > 0
@@ -107,7 +106,7 @@ def test_mc_soft_labels_are_fractions_of_k():
 def test_omega_finds_the_first_error_with_fewer_rollouts_and_batched_rounds():
     pol = OraclePolicy(1.0)
     mc = METHODS["mc"](SAMPLES, ctx(OraclePolicy(1.0)))
-    om = METHODS["omega"](SAMPLES, ctx(pol))
+    om = METHODS["omega"](SAMPLES, ctx(pol, omega_early_stop=False))
     for s, a, b in zip(SAMPLES, mc, om):
         assert b.labels.first_error == a.labels.first_error, s.id
         assert b.labels.hard == hard_from_first_error(b.labels.first_error, len(s.steps))
@@ -119,7 +118,25 @@ def test_omega_finds_the_first_error_with_fewer_rollouts_and_batched_rounds():
     assert sum(spent.values()) <= 0.5 * sum(a.labels.provenance["rollouts"] for a in mc)
     # One call per round, each with every live item of the chunk.
     assert len(pol.calls) == max(b.labels.provenance["rounds"] for b in om)
-    assert pol.calls[0] == 4  # slip1, slip0, badanswer, unfinished
+    assert pol.calls[0] == 4 * 4  # slip1, slip0, badanswer, unfinished; k rows each
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_omega_early_stop_gives_the_same_labels_for_fewer_rollouts(seed):
+    samples = [dataclasses.replace(s, id=f"{s.id}{i}") for s in SAMPLES for i in range(4)]
+    c = dict(k=8, seed=seed)
+    full = METHODS["omega"](
+        samples, LabelContext(generator=OraclePolicy(0.3), **c, options={"omega_early_stop": False})
+    )
+    pol = OraclePolicy(0.3)
+    early = METHODS["omega"](samples, LabelContext(generator=pol, **c))
+    assert [x.labels.hard for x in early] == [x.labels.hard for x in full]
+    spent = [x.labels.provenance["rollouts"] for x in early]
+    spent_full = [x.labels.provenance["rollouts"] for x in full]
+    assert all(a <= b for a, b in zip(spent, spent_full)) and sum(spent) < sum(spent_full)
+    probes = [p for x in early for p in x.labels.provenance["probes"].values()]
+    assert all(hits == 0 and n == 8 or hits >= 1 and n in (2, 4, 8) for hits, n in probes)
+    assert len(pol.calls) > len(full[0].labels.provenance["probes"])  # waves: more, smaller rounds
 
 
 def test_omega_reuses_a_rollout_that_repeats_the_solution():
@@ -127,7 +144,9 @@ def test_omega_reuses_a_rollout_that_repeats_the_solution():
     # solution's own next step) and succeeds, proving 2 steps too; no second probe.
     om = METHODS["omega"]([SAMPLES[5]], ctx(OraclePolicy(1.0)))[0].labels
     assert om.first_error == -1
-    assert om.provenance["probes"] == {"1": [4, 4]} and om.provenance["reused"] == 1
+    assert om.provenance["probes"] == {"1": [1, 1]} and om.provenance["reused"] == 1
+    assert waves(8) == [2, 2, 4] and waves(16) == [4, 4, 8] and waves(2) == [1, 1]
+    assert waves(5) == [1, 1, 2, 1] and waves(8, early_stop=False) == [8]
     assert shared_steps(["a", "b", "x"], ["a", "b", "c"]) == 2
     assert shared_steps(["a"], []) == 0
 
@@ -135,16 +154,16 @@ def test_omega_reuses_a_rollout_that_repeats_the_solution():
 def test_a_proven_success_overrides_a_failed_sample_of_k():
     s = SAMPLES[5]  # 2 steps, unfinished: hi starts at n + 1 = 3
     st = Search(s, lo=0, hi=3, cap=3)
-    update(st, Probe(s, 1, [Generation("", ["Answer: -1"])] * 2, [False, False]), 2)
+    update(st, Probe(s, 1, [Generation("", ["Answer: -1"])] * 2, [False, False]))
     assert (st.lo, st.hi) == (0, 1)  # 0/2 at one step: hi = 1
     # A later success from the bare problem passes through both steps: the 0/2 was bad luck.
     good = Generation("", ["7+5=12", "12*3=36", "36-4=32", "Answer: 32"])
-    update(st, Probe(s, 0, [good, good], [True, True]), 2)
+    update(st, Probe(s, 0, [good, good], [True, True]))
     assert st.lo == 2 and st.hi == 3 and st.done and st.spent == 4
     # With a certain failure (a wrong complete solution of 4 steps), hi falls back to it.
     w = SAMPLES[1]
     st = Search(w, lo=0, hi=2, cap=4)
-    update(st, Probe(w, 1, [Generation("", ["12*3=35", "Answer: 32"])], [True]), 1)
+    update(st, Probe(w, 1, [Generation("", ["12*3=35", "Answer: 32"])], [True]))
     assert (st.lo, st.hi) == (2, 4) and not st.done
 
 

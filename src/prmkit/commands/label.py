@@ -35,6 +35,8 @@ class Config:
     """world that reads answers and verifies steps: arithmetic, gsm8k, or auto (each sample's meta.world, else arithmetic)"""
     omega_after: Literal["negative", "truncate"] = "negative"
     """omega: steps after the first error are labeled wrong (negative) or dropped from the sample (truncate)"""
+    omega_early_stop: bool = True
+    """omega: draw a probe's k rollouts in waves and stop at the first success (same labels, fewer rollouts)"""
     with_: str = ""
     """consensus: the second label set (JSONL), matched to --in by sample id"""
     consensus_mode: Literal["step", "first_error"] = "step"
@@ -87,7 +89,11 @@ class Config:
             raise ValueError("--num-cpus must be 0 or more")
 
     def job(self) -> LabelJob:
-        opts = {"omega_after": self.omega_after, "consensus_mode": self.consensus_mode}
+        opts = {
+            "omega_after": self.omega_after,
+            "omega_early_stop": self.omega_early_stop,
+            "consensus_mode": self.consensus_mode,
+        }
         opts |= {
             k: getattr(self, k)
             for k in self.__dataclass_fields__

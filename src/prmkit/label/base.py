@@ -5,10 +5,11 @@ samples and returns them with `labels` filled in. Rollout methods (mc, omega,
 progress) call `rollouts` once per round with every (sample, prefix) of the chunk, so
 the policy sees one batched `continue_steps` call, never one item at a time.
 
-Determinism: the rollouts from prefix `n` of sample `id` are seeded with
-`derive_seed(seed, id, n)` through per-prompt seeds, so an item's labels depend on
+Determinism: rollout j from prefix `n` of sample `id` is seeded with
+`derive_seed(seed, id, n, j)` through per-prompt seeds, so an item's labels depend on
 the run seed and the item only, not on the chunk it lands in, the engine, or a resume.
-Rollout j from a prefix is the same whatever k is, so k=4 sees the first 4 of k=16.
+Rollout j is the same whatever k is (k=4 sees the first 4 of k=16) and whichever
+method asks for it (mc and omega share rollouts where both look).
 """
 
 from __future__ import annotations
@@ -95,32 +96,37 @@ class Probe:
         return sum(self.success)
 
 
-def rollouts(
-    ctx: LabelContext, wanted: list[tuple[Sample, int]], k: int | None = None
-) -> list[Probe]:
-    """k completions from each (sample, prefix length) in ONE generate call.
+def rollouts(ctx: LabelContext, wanted: list[tuple[Sample, int, int, int]]) -> list[Probe]:
+    """Completions for each (sample, prefix length n, first rollout j0, count), in ONE
+    generate call: rollouts j0..j0+count-1 from the first n steps of the sample.
 
-    A completion succeeds when prefix + completion states the reference answer
-    (the world's `extract_answer`; the steps themselves are not checked).
+    Rollout j from prefix n of a sample is seeded `derive_seed(seed, id, n, j)`: the
+    same rollout whatever k, chunk, engine or method asks for it. A completion
+    succeeds when prefix + completion states the reference answer (the world's
+    `extract_answer`; the steps themselves are not checked).
     """
     if not wanted:
         return []
     if ctx.generator is None:
         raise ValueError("this labeling method needs a policy (--policy)")
-    k = k or ctx.k
+    items, seeds = [], []
+    for s, n, j0, count in wanted:
+        items += [(s.prompt, s.steps[:n])] * count
+        seeds += [derive_seed(ctx.seed, s.id, n, j) for j in range(j0, j0 + count)]
     params = SamplingParams(
-        n=k,
+        n=1,
         max_new_tokens=ctx.max_new_tokens,
         temperature=ctx.temperature,
         top_p=ctx.top_p,
-        seeds=[derive_seed(ctx.seed, s.id, n) for s, n in wanted],
+        seeds=seeds,
     )
-    gens = continue_steps(ctx.generator, [(s.prompt, s.steps[:n]) for s, n in wanted], params)
-    out = []
-    for (s, n), gs in zip(wanted, gens):
+    flat = [g[0] for g in continue_steps(ctx.generator, items, params)]
+    out, at = [], 0
+    for s, n, _, count in wanted:
+        gs, at = flat[at : at + count], at + count
         w = world_of(s, ctx)
         ok = [same_answer(w, w.extract_answer(s.steps[:n] + g.steps), s.reference) for g in gs]
-        out.append(Probe(s, n, list(gs), ok))
+        out.append(Probe(s, n, gs, ok))
     return out
 
 

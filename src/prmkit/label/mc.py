@@ -40,7 +40,7 @@ def prefix_values(
                 known[si, p] = 1.0 if full_outcome(s, ctx) else 0.0
             else:
                 wanted.append((si, p))
-    probes = rollouts(ctx, [(samples[si], p) for si, p in wanted])
+    probes = rollouts(ctx, [(samples[si], p, 0, ctx.k) for si, p in wanted])
     by_key = {key: pr for key, pr in zip(wanted, probes)}
     out = []
     for si, s in enumerate(samples):

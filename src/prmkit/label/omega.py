@@ -56,7 +56,9 @@ class Search:
     tokens: int = 0
     rounds: int = 0
     reused: int = 0  # prefixes proven by a rollout that repeated the solution's steps
-    probes: dict = dataclasses.field(default_factory=dict)  # prefix length -> [hits, k]
+    probes: dict = dataclasses.field(default_factory=dict)  # prefix length -> [hits, rollouts]
+    probe: Probe | None = None  # the probe in progress (its waves so far)
+    wave: int = 0
 
     @property
     def done(self) -> bool:
@@ -71,11 +73,25 @@ def shared_steps(rollout_steps: list[str], rest: list[str]) -> int:
     return t
 
 
-def update(st: Search, pr: Probe, k: int) -> None:
-    """Fold one probe of k rollouts from steps[:pr.n] into the search."""
-    st.spent += k
+def waves(k: int, early_stop: bool = True) -> list[int]:
+    """Rollouts per round of one probe: all k at once, or growing waves (k=8: 2, 2, 4)
+    after each of which a probe with a success stops, since one success decides it."""
+    if not early_stop:
+        return [k]
+    sizes, w, left = [], max(1, k // 4), k
+    while left:
+        sizes.append(min(w, left))
+        left -= sizes[-1]
+        if len(sizes) >= 2:
+            w *= 2
+    return sizes
+
+
+def update(st: Search, pr: Probe) -> None:
+    """Fold one finished probe (its rollouts from steps[:pr.n]) into the search."""
+    st.spent += len(pr.gens)
     st.tokens += pr.tokens
-    st.probes[str(pr.n)] = [pr.hits, k]
+    st.probes[str(pr.n)] = [pr.hits, len(pr.gens)]
     if pr.hits == 0:
         st.hi = pr.n
         return
@@ -95,7 +111,13 @@ def update(st: Search, pr: Probe, k: int) -> None:
 
 
 def search(samples: list[Sample], ctx: LabelContext) -> list[Search]:
-    """Run every sample's binary search, one batched rollout call per round."""
+    """Run every sample's binary search, one batched rollout call per round.
+
+    A probe asks only whether any of its k rollouts succeeds, so with early stopping
+    (option omega_early_stop, on by default) its rollouts come in waves and a success
+    ends it. Rollout j is the same in either case (seeded per j), so the decision, and
+    the labels, are exactly those of all k rollouts at once; only the cost differs.
+    """
     states = []
     for s in samples:
         n = len(s.steps)
@@ -106,15 +128,23 @@ def search(samples: list[Sample], ctx: LabelContext) -> list[Search]:
             else:
                 st.hi = st.cap = n
         states.append(st)
+    plan = waves(ctx.k, ctx.options.get("omega_early_stop", True))
     while True:
         live = [st for st in states if not st.done]
         if not live:
             return states
-        mids = [(st.lo + st.hi) // 2 for st in live]
-        probes = rollouts(ctx, [(st.sample, m) for st, m in zip(live, mids)])
-        for st, pr in zip(live, probes):
+        for st in live:
+            if st.probe is None:
+                st.probe, st.wave = Probe(st.sample, (st.lo + st.hi) // 2), 0
+        asks = [(st.sample, st.probe.n, len(st.probe.gens), plan[st.wave]) for st in live]
+        for st, got in zip(live, rollouts(ctx, asks)):
             st.rounds += 1
-            update(st, pr, ctx.k)
+            st.probe.gens += got.gens
+            st.probe.success += got.success
+            st.wave += 1
+            if st.probe.hits > 0 or st.wave == len(plan):
+                update(st, st.probe)
+                st.probe = None
 
 
 def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
@@ -131,6 +161,7 @@ def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
             st.spent,
             st.tokens,
             rounds=st.rounds,
+            early_stop=ctx.options.get("omega_early_stop", True),
             reused=st.reused,
             probes=st.probes,
             after=after,

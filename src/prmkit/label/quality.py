@@ -136,6 +136,10 @@ def markdown_table(rows: list[dict]) -> str:
     return head + "".join(lines)
 
 
+# Benchmark rows that are a method with other options.
+VARIANTS = {"omega-all-k": ("omega", {"omega_early_stop": False})}
+
+
 def label_and_score(
     samples: str,
     out: str,
@@ -146,17 +150,14 @@ def label_and_score(
     chunk: int = 256,
     progress: bool = False,
 ) -> dict:
-    """Label a samples file (resumably) with one method and k, and score it: one run's row."""
+    """Label a samples file (resumably) with one method (or VARIANTS name) and k, and
+    score it against the exact grade: one benchmark row."""
     from prmkit.label.engine import LabelJob, run_labeling
 
+    base, options = VARIANTS.get(method, (method, {}))
     t0 = time.time()
-    summary = run_labeling(
-        LabelJob(method=method, policy=policy, k=k, seed=seed),
-        samples,
-        out,
-        chunk=chunk,
-        progress=progress,
-    )
+    job = LabelJob(method=base, policy=policy, k=k, seed=seed, options=options)
+    summary = run_labeling(job, samples, out, chunk=chunk, progress=progress)
     row = {"method": method, "k": k, "seed": seed, "seconds": round(time.time() - t0, 1)}
     row |= quality(read_jsonl(out, Sample.from_dict))
     row["resumed"] = summary["resumed"]
