@@ -352,7 +352,7 @@ def run_labeling(
     summary = {
         "command": "label",
         "method": job.method,
-        "k": job.k,
+        "k": job.k if job.method in NEEDS_POLICY | {"judge"} else None,
         "out": out_path,
         "engine": engine,
         "resumed": len(done),

@@ -115,6 +115,9 @@ def sample(
     stop_tok = torch.full((B,), -1, dtype=torch.long)
     lengths = row_budget.clone()
     stop = torch.tensor(sorted(stop_ids), dtype=torch.long)
+    # With per-row streams, finished rows can leave the batch: the rest are unchanged.
+    compact = row_seeds is not None and use_cache
+    act = torch.arange(B)  # the original row of each row still in the batch
     for t in range(budget):
         logp = logits.float().log_softmax(-1)
         if temperature <= 0:
@@ -122,22 +125,33 @@ def sample(
         else:
             probs = _top_p_filter(logits.float() / temperature, top_p).softmax(-1)
             if uniforms is not None:
-                nxt = inverse_cdf(probs, uniforms[:, t])
+                nxt = inverse_cdf(probs, uniforms[act, t])
             else:
                 nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
-        out[:, t] = nxt
-        lps[:, t] = logp.gather(1, nxt[:, None]).squeeze(1)
+        out[act, t] = nxt
+        lps[act, t] = logp.gather(1, nxt[:, None]).squeeze(1)
         hit = ~done & torch.isin(nxt, stop)
-        lengths = torch.where(hit, torch.full_like(lengths, t + 1), lengths)
-        stop_tok = torch.where(hit, nxt, stop_tok)
+        lengths[act] = torch.where(hit, torch.full_like(nxt, t + 1), lengths[act])
+        stop_tok[act] = torch.where(hit, nxt, stop_tok[act])
         done = done | hit | (row_budget <= t + 1)
         if bool(done.all()) or t == budget - 1:
             break
+        if compact and 4 * int(done.sum()) >= len(done):
+            keep = (~done).nonzero().squeeze(1)
+            act, done, nxt, n_real, row_budget = (
+                act[keep],
+                done[keep],
+                nxt[keep],
+                n_real[keep],
+                row_budget[keep],
+            )
+            full_mask = full_mask[keep]
+            cache.k, cache.v = cache.k[:, keep], cache.v[:, keep]
         # Rows past their own budget are done; clamping keeps their (discarded) positions valid.
         step_pos = (n_real + t).clamp(max=model.cfg.block_size - 1)[:, None]
         # Finished rows keep decoding padding; their outputs are discarded.
-        full_mask = torch.cat([full_mask, torch.ones((B, 1), dtype=torch.bool)], 1)
+        full_mask = torch.cat([full_mask, torch.ones((len(act), 1), dtype=torch.bool)], 1)
         if use_cache:
             logits = model(nxt[:, None], key_mask=full_mask, pos=step_pos, cache=cache)[:, -1]
         else:
