@@ -235,3 +235,46 @@ def test_per_prompt_seeds_make_samples_independent_of_the_batch(tiny_policy):
     assert texts([b], [22]) == both[1:] and texts([b, a], [22, 11]) == both[::-1]
     assert texts([b], [22], n=2)[0] == both[1][:2]  # rollout j does not depend on n
     assert texts([b], [23]) != both[1:]
+
+
+def test_quality_against_the_exact_grade_by_hand():
+    from prmkit.data import StepLabels
+    from prmkit.label.quality import aggregate, goal, markdown_table, quality
+
+    def lab(s, fe, rollouts):
+        hard = hard_from_first_error(fe, len(s.steps))
+        return dataclasses.replace(s, labels=StepLabels(fe, hard, None, {"rollouts": rollouts}))
+
+    right, slip1, slip0 = SAMPLES[:3]  # exact first errors -1, 1, 0; 4 steps each
+    q = quality([lab(right, -1, 0), lab(slip1, 2, 8), lab(slip0, 0, 4)])
+    assert q["first_error_acc"] == round(2 / 3, 4) and q["first_error_acc_wrong"] == 0.5
+    assert q["first_error_acc_right"] == 1.0 and q["rollouts"] == 12
+    # wrong steps: exact 3 (slip1) + 4 (slip0); flagged 2 + 4, all truly wrong: P=1, R=6/7
+    assert q["step_precision"] == 1.0 and q["step_recall"] == round(6 / 7, 4)
+    assert q["step_f1"] == round(2 * (6 / 7) / (1 + 6 / 7), 4)
+    runs = [
+        {
+            "method": m,
+            "k": 4,
+            "seed": sd,
+            "seconds": 1.0,
+            **q,
+            "first_error_acc": acc,
+            "rollouts": r,
+        }
+        for m, sd, acc, r in [
+            ("mc", 0, 0.6, 100),
+            ("mc", 1, 0.7, 100),
+            ("omega", 0, 0.7, 40),
+            ("omega", 1, 0.6, 50),
+        ]
+    ]
+    rows = aggregate(runs)
+    assert [(r["method"], r["first_error_acc"], r["rollouts_vs_mc"]) for r in rows] == [
+        ("mc", 0.65, 1.0),
+        ("omega", 0.65, 0.45),
+    ]
+    assert goal(rows) == {
+        "4": {"acc_omega": 0.65, "acc_mc": 0.65, "rollout_ratio": 0.45, "met": True}
+    }
+    assert "| omega | 4 | 0.650 [0.600, 0.700] |" in markdown_table(rows)
