@@ -148,6 +148,13 @@ def test_verify_and_chunking_give_identical_files(samples_file, tmp_path, capsys
     assert outs[0] == outs[1]
     recs = read_jsonl(tmp_path / "v1.jsonl")
     assert all(r["labels"]["first_error"] == r["first_error"] for r in recs)
+    # A YAML recipe names the input `in` (a Python keyword: the field is `in_`).
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"method: verify\nin: {samples_file}\nout: {tmp_path / 'v2.jsonl'}\nprogress: false\n"
+    )
+    assert run_cli(["label", "--config", recipe], capsys)[0] == 0
+    assert (tmp_path / "v2.jsonl").read_bytes() == outs[0]
 
 
 def test_bad_input_and_mismatched_outputs_are_file_line_errors(
