@@ -18,6 +18,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("world", "generate"): "world",
     ("policy", "train"): "policy",
     ("sample",): "sample",
+    ("label",): "label",
     ("demo",): "demo",
     ("serve", "prm"): "serve_prm",
     ("serve", "policy"): "serve_policy",

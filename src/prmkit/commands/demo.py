@@ -15,6 +15,7 @@ from prmkit.commands import policy as policy_cmd
 from prmkit.commands import sample as sample_cmd
 from prmkit.commands import world as world_cmd
 from prmkit.data import Sample, read_jsonl
+from prmkit.label.demo_stage import stage_label
 from prmkit.report import bar_plot
 
 
@@ -134,6 +135,7 @@ def stage_sample(ctx: Context) -> StageReport:
 
 
 STAGES = [stage_world, stage_policy, stage_sample]
+STAGES.append(stage_label)
 
 
 def run(cfg: Config) -> dict:
