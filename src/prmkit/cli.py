@@ -19,6 +19,8 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "train"): "policy",
     ("sample",): "sample",
     ("demo",): "demo",
+    ("search",): "search",
+    ("plot",): "plot",
 }
 
 
