@@ -16,6 +16,7 @@ from prmkit.commands import sample as sample_cmd
 from prmkit.commands import world as world_cmd
 from prmkit.data import Sample, read_jsonl
 from prmkit.report import bar_plot
+from prmkit.search.stage import stage_search
 
 
 @dataclass
@@ -101,7 +102,7 @@ def stage_sample(ctx: Context) -> StageReport:
     return StageReport("Samples and exact step labels", md, summ)
 
 
-STAGES = [stage_world, stage_policy, stage_sample]
+STAGES = [stage_world, stage_policy, stage_sample, stage_search]
 
 
 def run(cfg: Config) -> dict:

@@ -15,6 +15,7 @@ re-reads a prefix each time it scores it).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 from prmkit.models.steps import render
 from prmkit.prm.base import StepScorer
@@ -28,7 +29,7 @@ class SearchSettings:
 
     n: int = 16
     """bon / vote / weighted-vote / reject: candidate solutions per problem; beam: candidates per round (B*M)"""
-    aggregate: str = "min"
+    aggregate: Literal["min", "prod", "last", "mean"] = "min"
     """how per-step PRM scores become one score: min, prod, last or mean"""
     expand: int = 4
     """beam: next steps each beam proposes (M); B = max(1, n // M) beams are kept"""
