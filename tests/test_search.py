@@ -272,3 +272,18 @@ def test_points_pool_seeds_and_summary():
         and s["seconds"] == 1.23
     )
     assert SearchRecord.from_dict(recs[2].to_dict()) == recs[2]
+
+
+def test_prm_tokens_use_the_scorers_own_count():
+    from types import SimpleNamespace
+
+    from prmkit.search.core import prm_input_tokens
+
+    items = [("Start with 2, then +1.", ["2+1=3", "Answer: 3"])]
+    assert prm_input_tokens(RulePRM(), items) == [len("Start with 2, then +1.\n2+1=3\nAnswer: 3\n")]
+    enc = SimpleNamespace(
+        model=SimpleNamespace(encode=lambda p, s: SimpleNamespace(input_ids=[0] * (len(s) + 5)))
+    )
+    assert prm_input_tokens(enc, items) == [7]
+    counted = SimpleNamespace(count_tokens=lambda its: [42 for _ in its])
+    assert prm_input_tokens(counted, items) == [42]

@@ -17,11 +17,29 @@ def _problems(tmp_path, k=4):
 
 def test_search_and_plot_cli(tiny_policy, tmp_path, capsys):
     probs = _problems(tmp_path)
-    common = ["--policy", tiny_policy, "--problems", probs, "--n", 4, "--max-new-tokens", 40, "--no-progress", "--seed", 1]
+    common = [
+        "--policy",
+        tiny_policy,
+        "--problems",
+        probs,
+        "--n",
+        4,
+        "--max-new-tokens",
+        40,
+        "--no-progress",
+        "--seed",
+        1,
+    ]
     outs = {}
-    for method, extra in (("bon", ["--prm", "rule"]), ("vote", []), ("beam", ["--prm", "noisy-rule:1", "--expand", 2])):
+    for method, extra in (
+        ("bon", ["--prm", "rule"]),
+        ("vote", []),
+        ("beam", ["--prm", "noisy-rule:1", "--expand", 2]),
+    ):
         out = tmp_path / f"{method}.jsonl"
-        code, stdout, err = run_cli(["search", "--method", method, "--out", out, *common, *extra], capsys)
+        code, stdout, err = run_cli(
+            ["search", "--method", method, "--out", out, *common, *extra], capsys
+        )
         assert code == 0, err
         summary = json.loads(stdout.strip().splitlines()[-1])
         recs = read_jsonl(out, SearchRecord.from_dict)
@@ -31,13 +49,29 @@ def test_search_and_plot_cli(tiny_policy, tmp_path, capsys):
         assert summary["seconds"] > 0
         outs[method] = (summary, recs)
     bon, vote = outs["bon"], outs["vote"]
-    assert bon[0]["prm"] == "rule" and bon[0]["prm_tokens"] > 0 and vote[0]["prm_tokens"] == 0
+    assert (
+        bon[0]["prm"] == "rule"
+        and bon[0]["prm_kind"] == "rule"
+        and bon[0]["prm_tokens"] > 0
+        and vote[0]["prm_tokens"] == 0
+    )
     assert set(bon[0]["curve"]) == {"1", "2", "4"}
     assert [r.tokens for r in bon[1]] == [r.tokens for r in vote[1]]  # one seed, one pool
     beam = outs["beam"]
     assert beam[0]["label"] == "beam-min M=2" and all(r.meta["beams"] == 2 for r in beam[1])
     # the tiny policy's context (128) is shorter than prompt + 96 tokens: beam stops in time
-    code, stdout, err = run_cli(["plot", "--results", tmp_path / "bon.jsonl", tmp_path / "vote.jsonl", tmp_path / "beam.jsonl", "--out", tmp_path / "plots"], capsys)
+    code, stdout, err = run_cli(
+        [
+            "plot",
+            "--results",
+            tmp_path / "bon.jsonl",
+            tmp_path / "vote.jsonl",
+            tmp_path / "beam.jsonl",
+            "--out",
+            tmp_path / "plots",
+        ],
+        capsys,
+    )
     assert code == 0, err
     s = json.loads(stdout.strip().splitlines()[-1])
     assert set(s["points"]) == {"bon-min", "vote", "beam-min M=2"}
@@ -54,9 +88,14 @@ def test_search_cli_input_errors(tiny_policy, tmp_path, capsys):
     bad.write_text(probs.read_text() + '{"id": "x", "prompt": 3}\n')
     code, _, err = run_cli([*base, "--method", "vote", "--problems", bad], capsys)
     assert code == 2 and f"{bad}:3:" in err
-    code, _, err = run_cli([*base, "--method", "bon", "--problems", probs, "--prm", "noisy-rule:x"], capsys)
+    code, _, err = run_cli(
+        [*base, "--method", "bon", "--problems", probs, "--prm", "noisy-rule:x"], capsys
+    )
     assert code == 2 and "SIGMA" in err
-    code, _, err = run_cli([*base, "--method", "bon", "--problems", probs, "--prm", "rule", "--aggregate", "max"], capsys)
+    code, _, err = run_cli(
+        [*base, "--method", "bon", "--problems", probs, "--prm", "rule", "--aggregate", "max"],
+        capsys,
+    )
     assert code == 2
     code, _, err = run_cli(["plot", "--results", probs, "--out", tmp_path / "p"], capsys)
     assert code == 2 and f"{probs}:1:" in err and "prmkit search" in err
@@ -70,6 +109,14 @@ def test_demo_stage_reports_methods_and_goals(tiny_policy, tmp_path):
     ctx.artifacts |= {"test_problems": str(_problems(tmp_path, 3)), "policy": str(tiny_policy)}
     rep = stage_search(ctx)
     assert "exact rule PRM" in rep.markdown and "weighted-vote@16 minus vote@16" in rep.markdown
-    assert set(rep.summary["methods"]) == {"vote", "bon-min", "weighted-vote-min", "beam-min M=4", "reject-min k=1 keep=0.25"}
+    assert set(rep.summary["methods"]) == {
+        "vote",
+        "bon-min",
+        "weighted-vote-min",
+        "beam-min M=4",
+        "reject-min k=1 keep=0.25",
+    }
     assert rep.summary["problems"] == 3 and "weighted_vote_margin" in rep.summary["goals"]
-    assert (tmp_path / "accuracy_vs_n.png").exists() and (tmp_path / "search_results.jsonl").exists()
+    assert (tmp_path / "accuracy_vs_n.png").exists() and (
+        tmp_path / "search_results.jsonl"
+    ).exists()

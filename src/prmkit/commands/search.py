@@ -51,13 +51,13 @@ def run(cfg: Config) -> dict:
     except ValueError as e:  # e.g. a prompt the built-in tokenizer cannot encode
         raise InputError(str(e), cfg.problems) from None
     write_jsonl(cfg.out, records)
-    prm_kind = None if scorer is None else getattr(scorer, "kind", type(scorer).__name__)
+    kind = None if scorer is None else getattr(scorer, "kind", type(scorer).__name__)
     head = {
         "command": "search",
         "method": cfg.method,
         "label": records[0].label,
-        "prm": prm_kind,
-        "n": cfg.n,
-        "out": cfg.out,
+        "prm": cfg.prm if scorer else None,
+        "prm_kind": kind,
     }
+    head |= {"n": cfg.n, "out": cfg.out}
     return head | summarize(records, seconds)

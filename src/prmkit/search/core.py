@@ -133,11 +133,18 @@ class SearchRecord:
 
 def prm_input_tokens(scorer: StepScorer, items: list[tuple[str, list[str]]]) -> list[int]:
     """Tokens the PRM reads per item: the scorer's own `count_tokens(items)` if it has
-    one, else the characters of the rendered prompt and steps (what the built-in,
-    character-level PRM reads)."""
+    one, else the length of its model's encoding (`scorer.model.encode(prompt,
+    steps).input_ids`, as trained prmkit PRMs have), else the characters of the
+    rendered prompt and steps (what a character-level PRM such as the rule PRM reads)."""
     count = getattr(scorer, "count_tokens", None)
     if count is not None:
         return [int(c) for c in count(items)]
+    encode = getattr(getattr(scorer, "model", None), "encode", None)
+    if encode is not None:  # a trained PRM's own encoding (prmkit.prm.scoring.ModelScorer)
+        try:
+            return [len(encode(p, list(s)).input_ids) for p, s in items]
+        except (AttributeError, TypeError):
+            pass
     return [len(render(p, s)) for p, s in items]
 
 

@@ -60,7 +60,9 @@ def points(records: Iterable[SearchRecord]) -> dict[str, dict[int, dict]]:
     }
 
 
-def goals(pts: dict[str, dict[int, dict]], agg: str = "min", beam_label: str | None = None, n: int = 16) -> dict:
+def goals(
+    pts: dict[str, dict[int, dict]], agg: str = "min", beam_label: str | None = None, n: int = 16
+) -> dict:
     """The issue's two goals, from points.
 
     weighted_vote_margin: accuracy points weighted-vote@n minus vote@n (goal >= 5).
@@ -68,11 +70,24 @@ def goals(pts: dict[str, dict[int, dict]], agg: str = "min", beam_label: str | N
     tokens as a fraction of bon@n's (goal <= 0.5); None when no beam point reaches it.
     """
     out: dict = {}
-    wv, vote, bon = pts.get(f"weighted-vote-{agg}", {}).get(n), pts.get("vote", {}).get(n), pts.get(f"bon-{agg}", {}).get(n)
+    wv, vote, bon = (
+        pts.get(f"weighted-vote-{agg}", {}).get(n),
+        pts.get("vote", {}).get(n),
+        pts.get(f"bon-{agg}", {}).get(n),
+    )
     if wv and vote:
         margin = round(100 * (wv["accuracy"] - vote["accuracy"]), 2)
-        out["weighted_vote_margin"] = {"weighted_vote": wv["accuracy"], "vote": vote["accuracy"], "points": margin, "met": margin >= 5}
-    beams = pts.get(beam_label or "", {}) if beam_label else next((v for k, v in pts.items() if k.startswith(f"beam-{agg}")), {})
+        out["weighted_vote_margin"] = {
+            "weighted_vote": wv["accuracy"],
+            "vote": vote["accuracy"],
+            "points": margin,
+            "met": margin >= 5,
+        }
+    beams = (
+        pts.get(beam_label or "", {})
+        if beam_label
+        else next((v for k, v in pts.items() if k.startswith(f"beam-{agg}")), {})
+    )
     if bon and beams:
         reach = [(p["tokens"], k) for k, p in beams.items() if p["accuracy"] >= bon["accuracy"]]
         best = min(reach) if reach else None

@@ -26,13 +26,19 @@ def stage_search(ctx):
     from prmkit.commands.demo import StageReport
     from prmkit.commands.plot import plot_points
 
-    n_prob, n = (40, 16) if ctx.quick else (120, 16)
+    n_prob, n = (24, 16) if ctx.quick else (80, 16)
     problems = read_jsonl(ctx.artifacts["test_problems"], Problem.from_dict)[:n_prob]
     policy = load_generator(ctx.artifacts["policy"])
     if ctx.artifacts.get("prm"):
-        scorer, prm_name = load_scorer(ctx.artifacts["prm"]), f"the trained PRM `{ctx.artifacts['prm']}`"
+        scorer, prm_name = (
+            load_scorer(ctx.artifacts["prm"]),
+            f"the trained PRM `{ctx.artifacts['prm']}`",
+        )
     else:
-        scorer, prm_name = RulePRM(), "the exact rule PRM (an oracle: no trained PRM was made in this run)"
+        scorer, prm_name = (
+            RulePRM(),
+            "the exact rule PRM (an oracle: no trained PRM was made in this run)",
+        )
     s = SearchSettings(n=n, seed=ctx.seed, curve_draws=16)
     rows, records = [], []
     t0 = time.perf_counter()
@@ -41,7 +47,10 @@ def stage_search(ctx):
     for method in ("vote", "bon", "weighted-vote"):
         records += records_from_pools(method, pools, scorer, s)
         rows.append((records[-1].label, n, records[-len(problems) :], pool_s))
-    for fn, sn in ((beam, SearchSettings(n=8, expand=4, seed=ctx.seed)), (reject, SearchSettings(n=n, keep=0.25, seed=ctx.seed))):
+    for fn, sn in (
+        (beam, SearchSettings(n=8, expand=4, seed=ctx.seed)),
+        (reject, SearchSettings(n=n, keep=0.25, seed=ctx.seed)),
+    ):
         t0 = time.perf_counter()
         recs = fn(policy, scorer, problems, sn, ctx.progress)
         rows.append((recs[0].label, sn.n, recs, time.perf_counter() - t0))
@@ -51,7 +60,10 @@ def stage_search(ctx):
     plot_points(pts, str(ctx.out), "demo")
     g = goals(pts, "min", n=n)
     stats = {label: (nn, summarize(recs, secs), secs) for label, nn, recs, secs in rows}
-    table = "".join(f"| {lab} | {nn} | {st['accuracy']:.1%} | {st['tokens_per_problem']:.0f} | {st['prm_tokens_per_problem']:.0f} | {secs:.1f} |\n" for lab, (nn, st, secs) in stats.items())
+    table = "".join(
+        f"| {lab} | {nn} | {st['accuracy']:.1%} | {st['tokens_per_problem']:.0f} | {st['prm_tokens_per_problem']:.0f} | {secs:.1f} |\n"
+        for lab, (nn, st, secs) in stats.items()
+    )
     beam_st = next(st for lab, (_, st, _) in stats.items() if lab.startswith("beam"))
     bon_st = stats["bon-min"][1]
     wvm = g["weighted_vote_margin"]
@@ -70,6 +82,8 @@ def stage_search(ctx):
         "![accuracy vs N](accuracy_vs_n.png) ![accuracy vs tokens](accuracy_vs_tokens.png)\n"
     )
     summary = {"prm": getattr(scorer, "kind", "?"), "problems": len(problems), "goals": g}
-    summary["methods"] = {lab: {"n": nn} | {k: v for k, v in st.items() if k != "curve"} for lab, (nn, st, _) in stats.items()}
+    summary["methods"] = {
+        lab: {"n": nn} | {k: v for k, v in st.items() if k != "curve"}
+        for lab, (nn, st, _) in stats.items()
+    }
     return StageReport("Test-time search", md, summary)
-
