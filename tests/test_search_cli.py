@@ -101,22 +101,22 @@ def test_search_cli_input_errors(tiny_policy, tmp_path, capsys):
     assert code == 2 and f"{probs}:1:" in err and "prmkit search" in err
 
 
-def test_demo_stage_reports_methods_and_goals(tiny_policy, tmp_path):
-    from prmkit.commands.demo import Context
-    from prmkit.search.stage import stage_search
+def test_demo_stage_reports_methods_and_goals(tmp_path, monkeypatch):
+    from test_search import ScriptedPolicy
 
+    import prmkit.search.stage as stage
+    from prmkit.commands.demo import Context
+
+    monkeypatch.setattr(stage, "load_generator", lambda path: ScriptedPolicy(0.6))
     ctx = Context(tmp_path, quick=True, seed=0, progress=False)
-    ctx.artifacts |= {"test_problems": str(_problems(tmp_path, 3)), "policy": str(tiny_policy)}
-    rep = stage_search(ctx)
+    ctx.artifacts |= {"test_problems": str(_problems(tmp_path, 30)), "policy": "scripted"}
+    rep = stage.stage_search(ctx)
     assert "exact rule PRM" in rep.markdown and "weighted-vote@16 minus vote@16" in rep.markdown
-    assert set(rep.summary["methods"]) == {
-        "vote",
-        "bon-min",
-        "weighted-vote-min",
-        "beam-min M=4",
-        "reject-min k=1 keep=0.25",
-    }
-    assert rep.summary["problems"] == 3 and "weighted_vote_margin" in rep.summary["goals"]
-    assert (tmp_path / "accuracy_vs_n.png").exists() and (
-        tmp_path / "search_results.jsonl"
-    ).exists()
+    methods = rep.summary["methods"]
+    assert set(methods) == {"vote", "bon-min", "weighted-vote-min", "beam-min M=4", "reject-min k=1 keep=0.25"}
+    assert rep.summary["problems"] == 24  # the quick stage's share of the held-out problems
+    # the exact PRM: weighted vote = best-of-N = pass@16, well above majority vote
+    assert methods["bon-min"]["accuracy"] == methods["weighted-vote-min"]["accuracy"] > methods["vote"]["accuracy"]
+    assert rep.summary["goals"]["weighted_vote_margin"]["met"]
+    assert methods["beam-min M=4"]["tokens_per_problem"] < 0.6 * methods["bon-min"]["tokens_per_problem"]
+    assert (tmp_path / "accuracy_vs_n.png").exists() and (tmp_path / "search_results.jsonl").exists()
