@@ -22,6 +22,8 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("demo",): "demo",
     ("serve", "prm"): "serve_prm",
     ("serve", "policy"): "serve_policy",
+    ("search",): "search",
+    ("plot",): "plot",
 }
 
 

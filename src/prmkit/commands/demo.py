@@ -17,6 +17,7 @@ from prmkit.commands import world as world_cmd
 from prmkit.data import Sample, read_jsonl
 from prmkit.label.demo_stage import stage_label
 from prmkit.report import bar_plot
+from prmkit.search.stage import stage_search
 
 
 @dataclass
@@ -134,8 +135,7 @@ def stage_sample(ctx: Context) -> StageReport:
     return StageReport("Samples and exact step labels", md, summ)
 
 
-STAGES = [stage_world, stage_policy, stage_sample]
-STAGES.append(stage_label)
+STAGES = [stage_world, stage_policy, stage_sample, stage_label, stage_search]
 
 
 def run(cfg: Config) -> dict:
