@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("serve", "policy"): "serve_policy",
     ("search",): "search",
     ("plot",): "plot",
+    ("rl",): "rl",
 }
 
 

@@ -1,0 +1,179 @@
+"""Process rewards for other RL trainers: TRL's GRPOTrainer and verl.
+
+Both take one scalar per sequence, so a PRM's per-step scores are first collapsed by an
+aggregator (min, mean, last, prod). That is the limit: the trainer then spreads the one
+number over every token, the sum-form-like credit that the hacking experiments warn
+about when the aggregator is a sum, and no step-level credit at all otherwise. prmkit's
+own trainer (`prmkit rl`, `prmkit.rl.trainer`) keeps the per-step scores and maps them
+to token-level advantages with a credit method (`prmkit.rl.credit`).
+
+- TRL: `make_trl_reward_func(prm)` returns `reward_func(prompts, completions, **kwargs)
+  -> list[float]`, the signature `trl.GRPOTrainer(reward_funcs=[...])` calls, for plain
+  text and conversational (list of messages) samples alike.
+- verl: `compute_score(data_source, solution_str, ground_truth, extra_info=None)`, the
+  signature of verl's custom reward function (`custom_reward_function.path/name`); the
+  problem text comes from `extra_info["prompt"]` (or "question"). `make_compute_score`
+  binds a PRM; the module-level `compute_score` reads PRMKIT_PRM (a PRM folder, or
+  "rule") and PRMKIT_AGG from the environment, as verl imports it by path.
+
+Neither needs TRL or verl installed: they are plain functions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+
+from prmkit.models.steps import STEP_SEP, split_steps
+from prmkit.worlds import get_world
+
+
+def _prod(v: list[float]) -> float:
+    return math.prod(v)
+
+
+# aggregator name -> per-step scores -> one scalar (an empty solution scores 0)
+AGGREGATORS: dict[str, Callable[[list[float]], float]] = {
+    "min": min,
+    "mean": lambda v: sum(v) / len(v),
+    "last": lambda v: v[-1],
+    "prod": _prod,
+    "sum": sum,
+}
+
+
+def _text(x) -> str:
+    """A completion or prompt as text: plain strings, or the last message's content."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, dict):
+        return str(x.get("content", ""))
+    if isinstance(x, (list, tuple)) and x:
+        return _text(x[-1])
+    return ""
+
+
+def sequence_scores(
+    prm,
+    prompts: list[str],
+    solutions: list[str],
+    aggregate: str = "min",
+    answers: list[str | None] | None = None,
+    outcome_weight: float = 0.0,
+    world: str = "arithmetic",
+    step_sep: str = STEP_SEP,
+) -> list[float]:
+    """One scalar per (prompt, solution): the aggregated PRM score, plus outcome_weight
+    times the world grader's 0/1 when a reference answer is given."""
+    if aggregate not in AGGREGATORS:
+        raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
+    agg = AGGREGATORS[aggregate]
+    steps = [split_steps(s, step_sep) for s in solutions]
+    scored = [i for i, st in enumerate(steps) if st]
+    vals = prm.score([(prompts[i], steps[i]) for i in scored]) if scored else []
+    out = [0.0] * len(solutions)
+    for i, v in zip(scored, vals):
+        out[i] = float(agg(list(v))) if v else 0.0
+    if outcome_weight and answers is not None:
+        grader = get_world(world)
+        for i, (p, st, a) in enumerate(zip(prompts, steps, answers)):
+            if a is not None:
+                out[i] += outcome_weight * float(grader.grade(p, str(a), st or [""]).correct)
+    return out
+
+
+def make_trl_reward_func(
+    prm,
+    aggregate: str = "min",
+    outcome_weight: float = 0.0,
+    answer_key: str = "answer",
+    world: str = "arithmetic",
+    step_sep: str = STEP_SEP,
+) -> Callable[..., list[float]]:
+    """A TRL GRPOTrainer reward function scoring completions with a prmkit StepScorer.
+
+    TRL calls `reward_func(prompts=..., completions=..., **dataset_columns)`; with
+    outcome_weight the dataset column `answer_key` holds the reference answers.
+    """
+    if aggregate not in AGGREGATORS:
+        raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
+
+    def reward_func(prompts, completions, **kwargs) -> list[float]:
+        answers = kwargs.get(answer_key)
+        return sequence_scores(
+            prm,
+            [_text(p) for p in prompts],
+            [_text(c) for c in completions],
+            aggregate,
+            list(answers) if answers is not None else None,
+            outcome_weight,
+            world,
+            step_sep,
+        )
+
+    reward_func.__name__ = f"prmkit_{getattr(prm, 'kind', 'prm')}_{aggregate}"
+    return reward_func
+
+
+def make_compute_score(
+    prm,
+    aggregate: str = "min",
+    outcome_weight: float = 1.0,
+    world: str = "arithmetic",
+    step_sep: str = STEP_SEP,
+) -> Callable[..., float]:
+    """A verl-style `compute_score(data_source, solution_str, ground_truth, extra_info=None)`."""
+    if aggregate not in AGGREGATORS:
+        raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
+
+    def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:
+        info = extra_info or {}
+        prompt = info.get("prompt") or info.get("question")
+        if not prompt:
+            raise ValueError(
+                "compute_score needs the problem text in extra_info['prompt'] (or 'question') to score steps"
+            )
+        return sequence_scores(
+            prm,
+            [_text(prompt)],
+            [solution_str],
+            aggregate,
+            [ground_truth],
+            outcome_weight,
+            world,
+            step_sep,
+        )[0]
+
+    return compute_score
+
+
+_DEFAULT: dict = {}
+
+
+def load_scorer(spec: str, world: str = "arithmetic"):
+    """A StepScorer from "rule" (the world's exact verifier) or a trained PRM folder."""
+    if spec == "rule":
+        from prmkit.prm.base import RulePRM
+
+        return RulePRM(world)
+    try:
+        from prmkit.prm.scoring import load_prm  # trained PRMs (the prm package)
+    except ImportError as e:
+        from prmkit.data import InputError
+
+        raise InputError(f"cannot load a trained PRM here ({e}); use 'rule'", spec) from None
+    return load_prm(spec)
+
+
+def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:
+    """verl entry point: PRM from $PRMKIT_PRM ("rule" by default), aggregator from
+    $PRMKIT_AGG ("min"), outcome weight from $PRMKIT_OUTCOME_WEIGHT (1.0)."""
+    key = (
+        os.environ.get("PRMKIT_PRM", "rule"),
+        os.environ.get("PRMKIT_AGG", "min"),
+        float(os.environ.get("PRMKIT_OUTCOME_WEIGHT", "1.0")),
+    )
+    if key not in _DEFAULT:
+        _DEFAULT[key] = make_compute_score(load_scorer(key[0]), key[1], key[2])
+    return _DEFAULT[key](data_source, solution_str, ground_truth, extra_info)

@@ -1,0 +1,388 @@
+"""GRPO / RLOO with token-level credit from process rewards, for any prmkit policy.
+
+One loop for the built-in GPT and local Hugging Face causal LMs (through
+`prmkit.rl.rollout.PolicyAdapter`). Each RL step:
+
+1. sample `group_size` solutions for each of `prompts_per_step` training problems;
+2. grade them exactly with the world's grader (the outcome reward, no-op steps);
+3. reward: `outcome` (0/1 only), `prm` (a `StepScorer`'s per-step scores turned into
+   per-step returns by a credit method of `prmkit.rl.credit`, plus the outcome), or
+   `prime` (an online implicit PRM, `prmkit.rl.prime`);
+4. optionally filter: PRIME's accuracy band or PROF-style selection;
+5. baseline per group (GRPO or RLOO), spread over tokens: A_t = w_o A^o + w_p A^p_step(t);
+6. one or more clipped policy-gradient steps (PPO's ratio clip; with one epoch this is
+   the plain policy gradient), token-mean loss, optional k3 KL to the frozen start.
+
+Every step appends a line to `metrics.jsonl`: accuracy, mean reward, steps per
+solution, no-op / repeated step fractions, KL, entropy and more.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from prmkit.models.generator import SamplingParams, continue_steps
+from prmkit.rl import advantages as adv
+from prmkit.rl import credit
+from prmkit.rl.filtering import accuracy_band, prof_select
+from prmkit.rl.prime import OnlineImplicitPRM, prime_advantages
+from prmkit.rl.rollout import PolicyAdapter, make_batch, make_rollouts, token_logprobs
+from prmkit.worlds import get_world
+
+REWARDS = ("outcome", "prm", "prime")
+FILTERS = ("auto", "none", "band", "prof")
+
+
+@dataclass
+class RLSettings:
+    reward: str = "prm"
+    credit: str = "min"
+    advantage: str = "grpo"
+    steps: int = 100
+    prompts_per_step: int = 16
+    group_size: int = 8
+    lr: float = 1e-4
+    kl_coef: float = 0.0
+    epochs: int = 1
+    clip_ratio: float = 0.2
+    max_new_tokens: int = 96
+    temperature: float = 1.0
+    w_outcome: float = 1.0
+    w_process: float = 1.0
+    prm_scale: str = "prob"
+    gamma: float = 1.0
+    softmin_temperature: float = 0.1
+    clip_eta: float = 1.0
+    phi0: float = 0.0
+    filter: str = "auto"
+    band_low: float = 0.2
+    band_high: float = 0.8
+    prof_keep: int = 4
+    prime_beta: float = 0.05
+    prime_lr: float = 1e-4
+    eval_every: int = 10
+    eval_problems: int = 100
+    seed: int = 0
+    world: str = "arithmetic"
+
+    def check(self) -> None:
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}")
+        if self.credit not in credit.CREDIT:
+            raise ValueError(f"credit must be one of {sorted(credit.CREDIT)}")
+        if self.advantage not in ("grpo", "rloo"):
+            raise ValueError("advantage must be grpo or rloo")
+        if self.filter not in FILTERS:
+            raise ValueError(f"filter must be one of {FILTERS}")
+        if self.prm_scale not in ("prob", "signed"):
+            raise ValueError("prm_scale must be prob or signed")
+        if self.group_size < 2:
+            raise ValueError("group_size must be at least 2 (the baseline is per group)")
+        if self.filter == "prof" and not 2 <= self.prof_keep <= self.group_size:
+            raise ValueError("prof_keep must lie in 2..group_size")
+        if self.filter == "prof" and self.reward == "outcome":
+            raise ValueError("the prof filter needs process rewards (reward prm or prime)")
+        if self.steps < 1 or self.prompts_per_step < 1 or self.epochs < 1:
+            raise ValueError("steps, prompts_per_step and epochs must be at least 1")
+
+
+def evaluate(
+    policy, problems: list, world, n_problems: int, max_new_tokens: int, seed: int = 0
+) -> dict:
+    """Greedy accuracy, steps per solution and no-op fraction on held-out problems."""
+    ps = problems[:n_problems]
+    if not ps:
+        return {}
+    gens = continue_steps(
+        policy,
+        [(p.prompt, []) for p in ps],
+        SamplingParams(n=1, max_new_tokens=max_new_tokens, temperature=0.0, seed=seed),
+    )
+    ok, steps, noop = 0, 0, 0
+    for p, g in zip(ps, gens):
+        grade = world.grade(p.prompt, p.answer, g[0].steps or [""])
+        ok += grade.correct
+        steps += len(g[0].steps)
+        noop += grade.n_noop
+    return {
+        "eval_accuracy": round(ok / len(ps), 4),
+        "eval_steps": round(steps / len(ps), 3),
+        "eval_noop_frac": round(noop / max(steps, 1), 4),
+    }
+
+
+def _scores(scorer, rollouts, K: int) -> torch.Tensor:
+    vals = scorer.score([(r.prompt, r.steps) for r in rollouts])
+    out = torch.zeros((len(rollouts), K))
+    for b, (v, r) in enumerate(zip(vals, rollouts)):
+        if len(v) != len(r.steps):
+            raise ValueError(f"PRM returned {len(v)} scores for {len(r.steps)} steps")
+        if v:
+            out[b, : len(v)] = torch.tensor(v, dtype=torch.float32)
+    return out
+
+
+class RLTrainer:
+    """Holds the policy, its frozen reference, the optimizer and (PRIME) the implicit PRM."""
+
+    def __init__(self, policy, settings: RLSettings, scorer=None) -> None:
+        settings.check()
+        if settings.reward == "prm" and scorer is None:
+            raise ValueError("reward 'prm' needs a StepScorer")
+        self.s = settings
+        self.policy = policy
+        self.adapter = PolicyAdapter(policy)
+        self.scorer = scorer
+        self.world = get_world(settings.world)
+        self.ref = self.adapter.frozen_copy()
+        self.model = self.adapter.model
+        self.model.eval()  # no dropout in RL: the sampled log-probs must be the trained ones
+        for p in self.model.parameters():
+            p.requires_grad_(True)
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=0.0
+        )
+        self.cparams = credit.CreditParams(
+            settings.gamma, settings.softmin_temperature, settings.clip_eta, settings.phi0
+        )
+        self.prime = (
+            OnlineImplicitPRM(self.adapter, self.ref, settings.prime_beta, settings.prime_lr)
+            if settings.reward == "prime"
+            else None
+        )
+        self.rng = random.Random(settings.seed)
+        torch.manual_seed(settings.seed)
+
+    def _budget(self, prompts: list[str]) -> int:
+        if not self.adapter.builtin:
+            return self.s.max_new_tokens
+        longest = max(len(self.adapter.prompt_ids(p + self.adapter.step_sep)) for p in prompts)
+        return max(1, min(self.s.max_new_tokens, self.adapter.max_len - longest))
+
+    def step(self, problems: list, step: int) -> dict:
+        s, n = self.s, self.s.group_size
+        t0 = time.time()
+        batch_p = [self.rng.choice(problems) for _ in range(s.prompts_per_step)]
+        params = SamplingParams(
+            n=n,
+            max_new_tokens=self._budget([p.prompt for p in batch_p]),
+            temperature=s.temperature,
+            seed=s.seed * 1_000_003 + step,
+        )
+        gens = continue_steps(self.policy, [(p.prompt, []) for p in batch_p], params)
+        rolls = make_rollouts(self.adapter, batch_p, gens, self.world)
+        batch = make_batch(self.adapter, rolls)
+        B, K = batch.step_mask.shape
+        outcome = torch.tensor([float(r.correct) for r in rolls])
+        with torch.no_grad():
+            logp_ref = token_logprobs(self.adapter, self.ref, batch)
+
+        # Rewards and per-step returns.
+        metrics: dict = {}
+        step_r = None  # (B, K) step rewards of the process source
+        G = None  # (B, K) per-step returns from the credit method
+        tok_r = None  # (B, T) PRIME's implicit token rewards
+        if s.reward == "prm":
+            probs = _scores(self.scorer, rolls, K)
+            step_r = torch.where(
+                batch.step_mask, credit.signed(probs) if s.prm_scale == "signed" else probs, 0.0
+            )
+            G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
+            metrics["prm_mean"] = float(probs[batch.step_mask].mean())
+        elif s.reward == "prime":
+            tok_r = self.prime.token_rewards(batch, logp_ref)
+            metrics["prm_loss"] = self.prime.update(batch, outcome, logp_ref)
+            metrics["implicit_reward_mean"] = float(tok_r.sum(1).mean())
+            step_r = credit.steps_from_tokens(tok_r, batch.token_step, K)
+            if s.credit != "sum":
+                G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
+
+        # Which samples the update learns from.
+        keep = torch.ones(B, dtype=torch.bool)
+        group_n = n
+        filt = ("band" if s.reward == "prime" else "none") if s.filter == "auto" else s.filter
+        if filt == "band":
+            keep = accuracy_band(outcome.reshape(-1, n), s.band_low, s.band_high).repeat_interleave(
+                n
+            )
+        elif filt == "prof":
+            pmean = step_r.sum(1) / batch.step_mask.sum(1).clamp(min=1)
+            keep = prof_select(
+                outcome.reshape(-1, n).bool(), pmean.reshape(-1, n), s.prof_keep
+            ).reshape(-1)
+            group_n = s.prof_keep
+        idx = torch.nonzero(keep).squeeze(1)
+
+        # Advantages on the kept samples (groups stay contiguous and equal-sized).
+        A = torch.zeros(batch.token_mask.shape)
+        if len(idx):
+            sub_tok_step = batch.token_step[idx]
+            sub_out = outcome[idx]
+            if s.reward == "prime" and s.credit == "sum":
+                A[idx] = prime_advantages(
+                    tok_r[idx],
+                    batch.token_mask[idx],
+                    sub_out,
+                    group_n,
+                    s.gamma,
+                    s.w_process,
+                    s.w_outcome,
+                )
+            else:
+                a_o = adv.outcome_advantages(sub_out, group_n, s.advantage)
+                a_p = (
+                    adv.step_advantages(G[idx], batch.step_mask[idx], group_n, s.advantage)
+                    if G is not None
+                    else None
+                )
+                w_o = s.w_outcome if G is not None else 1.0
+                A[idx] = adv.token_advantages(sub_tok_step, a_o, a_p, w_o, s.w_process)
+
+        # Policy update. Without any nonzero advantage (and no KL term) there is nothing
+        # to learn: skip the step, as Adam's momentum would otherwise keep moving the weights.
+        mask = batch.token_mask & keep[:, None]
+        n_tok = int(mask.sum())
+        learn = n_tok > 0 and (s.kl_coef > 0 or bool((A[mask] != 0).any()))
+        loss_v, gnorm, kl_v, ent_v = 0.0, 0.0, 0.0, 0.0
+        old = None
+        for _ in range(s.epochs):
+            with torch.set_grad_enabled(learn):
+                logp, ent = token_logprobs(self.adapter, self.model, batch, with_entropy=True)
+            if old is None:
+                old = logp.detach()
+                log_ratio_ref = logp_ref - old
+                kl_tok = log_ratio_ref.exp() - log_ratio_ref - 1  # k3 estimator of KL(pi || ref)
+                kl_v = float(kl_tok[batch.token_mask].mean())
+                ent_v = float(ent.detach()[batch.token_mask].mean())
+            if not learn:
+                break
+            ratio = (logp - old).exp()
+            pg = -torch.minimum(ratio * A, ratio.clamp(1 - s.clip_ratio, 1 + s.clip_ratio) * A)
+            loss = pg[mask].sum() / n_tok
+            if s.kl_coef > 0:
+                d = logp_ref - logp
+                loss = loss + s.kl_coef * (d.exp() - d - 1)[mask].sum() / n_tok
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0))
+            self.opt.step()
+            loss_v = float(loss.detach())
+
+        n_steps = sum(len(r.steps) for r in rolls)
+        total = outcome.clone()
+        if G is not None:
+            total = s.w_outcome * outcome + s.w_process * G[:, 0]
+        elif tok_r is not None:
+            total = s.w_outcome * outcome + s.w_process * tok_r.sum(1)
+        metrics = {
+            "step": step,
+            "accuracy": round(float(outcome.mean()), 4),
+            "reward": round(float(total.mean()), 4),
+            "steps_per_solution": round(n_steps / len(rolls), 3),
+            "tokens_per_solution": round(float(batch.token_mask.sum()) / len(rolls), 2),
+            "noop_frac": round(sum(r.n_noop for r in rolls) / max(n_steps, 1), 4),
+            "repeat_frac": round(sum(r.n_repeat for r in rolls) / max(n_steps, 1), 4),
+            "wasted_frac": round(sum(r.n_wasted for r in rolls) / max(n_steps, 1), 4),
+            "kl": round(kl_v, 5),
+            "entropy": round(ent_v, 4),
+            "loss": round(loss_v, 5),
+            "grad_norm": round(gnorm, 4),
+            "kept_frac": round(float(keep.float().mean()), 4),
+            "updated": learn,
+        } | {k: round(v, 5) for k, v in metrics.items()}
+        metrics["seconds"] = round(time.time() - t0, 3)
+        return metrics
+
+
+def plot_curves(rows: list[dict], out_dir: str | Path, title: str = "") -> list[str]:
+    """PNG curves of a run's metrics.jsonl rows: accuracy, reward, steps, waste, KL, entropy."""
+    from prmkit.report import line_plot
+
+    out = Path(out_dir)
+    ev = [r for r in rows if "eval_accuracy" in r]
+    rows = [r for r in rows if "accuracy" in r]
+    xs = [r["step"] for r in rows]
+    paths = []
+
+    def series(*keys):
+        return {k: (xs, [r.get(k, math.nan) for r in rows]) for k in keys}
+
+    acc = series("accuracy")
+    if ev:
+        acc["eval_accuracy"] = ([r["step"] for r in ev], [r["eval_accuracy"] for r in ev])
+    for name, ser, ylabel in (
+        ("rl_accuracy.png", acc, "accuracy"),
+        ("rl_reward.png", series("reward"), "mean reward"),
+        ("rl_steps.png", series("steps_per_solution"), "steps per solution"),
+        ("rl_waste.png", series("noop_frac", "repeat_frac"), "fraction of steps"),
+        ("rl_kl_entropy.png", series("kl", "entropy"), "nats per token"),
+    ):
+        paths.append(
+            line_plot(ser, str(out / name), f"{title} {ylabel}".strip(), "RL step", ylabel)
+        )
+    return paths
+
+
+def train_rl(
+    policy,
+    problems: list,
+    settings: RLSettings,
+    scorer=None,
+    eval_problems: list | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[object, list[dict]]:
+    """Run `settings.steps` RL steps; returns the (updated in place) policy and the metric rows.
+
+    With out_dir, every step is appended to out_dir/metrics.jsonl as it completes.
+    """
+    tr = RLTrainer(policy, settings, scorer)
+    f = None
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        f = open(Path(out_dir) / "metrics.jsonl", "w")
+    rows = []
+    ev_kw = dict(
+        world=tr.world,
+        n_problems=settings.eval_problems,
+        max_new_tokens=settings.max_new_tokens,
+        seed=settings.seed,
+    )
+    try:
+        if eval_problems and settings.eval_every > 0:
+            rows.append({"step": 0} | evaluate(policy, eval_problems, **ev_kw))
+            if f is not None:
+                f.write(json.dumps(rows[0]) + "\n")
+        bar = tqdm(
+            range(1, settings.steps + 1),
+            desc=f"rl {settings.reward}/{settings.credit}",
+            disable=not progress,
+            leave=False,
+        )
+        for i in bar:
+            m = tr.step(problems, i)
+            if (
+                eval_problems
+                and settings.eval_every > 0
+                and (i % settings.eval_every == 0 or i == settings.steps)
+            ):
+                m |= evaluate(policy, eval_problems, **ev_kw)
+            rows.append(m)
+            if f is not None:
+                f.write(json.dumps(m) + "\n")
+                f.flush()
+            bar.set_postfix(acc=m["accuracy"], steps=m["steps_per_solution"], noop=m["noop_frac"])
+    finally:
+        if f is not None:
+            f.close()
+    if out_dir is not None:
+        (Path(out_dir) / "settings.json").write_text(json.dumps(asdict(settings), indent=2) + "\n")
+    return policy, rows
