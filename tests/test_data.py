@@ -7,13 +7,30 @@ from prmkit.data.formats import from_processbench, from_trl, to_processbench, to
 
 
 def _sample(**kw):
-    d = {"id": "a", "problem_id": "p", "prompt": "Start with 1, then +1.", "reference": "2", "steps": ["1+1=2", "Answer: 2"], "first_error": -1, "correct": True}
+    d = {
+        "id": "a",
+        "problem_id": "p",
+        "prompt": "Start with 1, then +1.",
+        "reference": "2",
+        "steps": ["1+1=2", "Answer: 2"],
+        "first_error": -1,
+        "correct": True,
+    }
     d.update(kw)
     return d
 
 
 def test_roundtrip(tmp_path):
-    s = Sample.from_dict(_sample(labels={"first_error": 1, "hard": [True, False], "soft": [0.5, 0.0], "provenance": {"method": "mc", "k": 4}}))
+    s = Sample.from_dict(
+        _sample(
+            labels={
+                "first_error": 1,
+                "hard": [True, False],
+                "soft": [0.5, 0.0],
+                "provenance": {"method": "mc", "k": 4},
+            }
+        )
+    )
     p = tmp_path / "s.jsonl"
     write_jsonl(p, [s, s])
     back = read_jsonl(p, Sample.from_dict)

@@ -9,7 +9,11 @@ from prmkit.models.tokenizer import CharTokenizer
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=CharTokenizer().vocab_size, block_size=64, n_layer=2, n_head=2, d_model=32)).eval()
+    return GPT(
+        GPTConfig(
+            vocab_size=CharTokenizer().vocab_size, block_size=64, n_layer=2, n_head=2, d_model=32
+        )
+    ).eval()
 
 
 def test_kv_cache_matches_full_forward_with_left_padding():
@@ -20,7 +24,13 @@ def test_kv_cache_matches_full_forward_with_left_padding():
     full = m(ids, key_mask=mask, pos=pos)
     cache = KVCache(m.cfg, 3, 10, torch.float32, "cpu")
     part = m(ids[:, :4], key_mask=mask[:, :4], pos=pos[:, :4], cache=cache)
-    rest = torch.cat([m(ids[:, t : t + 1], key_mask=mask[:, : t + 1], pos=pos[:, t : t + 1], cache=cache) for t in range(4, ids.shape[1])], 1)
+    rest = torch.cat(
+        [
+            m(ids[:, t : t + 1], key_mask=mask[:, : t + 1], pos=pos[:, t : t + 1], cache=cache)
+            for t in range(4, ids.shape[1])
+        ],
+        1,
+    )
     both = torch.cat([part, rest], 1)
     real = mask[:, :, None].expand_as(full)
     torch.testing.assert_close(both[real], full[real], rtol=1e-4, atol=1e-5)
@@ -42,7 +52,9 @@ def test_cached_and_naive_sampling_agree_greedy():
 
 def test_logprobs_are_the_models():
     m = _model(2)
-    ids, lps, _ = sample(m, [[1, 20, 21]], 5, {2}, 0, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    ids, lps, _ = sample(
+        m, [[1, 20, 21]], 5, {2}, 0, temperature=1.0, generator=torch.Generator().manual_seed(0)
+    )
     seq = torch.tensor([[1, 20, 21] + ids[0]])
     logp = m(seq).log_softmax(-1)[0, 2:-1].gather(1, torch.tensor(ids[0])[:, None]).squeeze(1)
     torch.testing.assert_close(torch.tensor(lps[0]), logp, rtol=1e-4, atol=1e-5)

@@ -39,12 +39,20 @@ PROMPT = "Start with 7, then +5, *3, -4."
         (["7+5=12", "12*3=35", "35-4=31", "Answer: 31"], 1, "arithmetic: 12*3 is 36, not 35"),
         (["7+5=12", "12-4=8", "Answer: 8"], 1, "applies -4, but the next operation is *3"),
         (["7+5=12", "Answer: 12"], 1, "answers before finishing (2 operation(s) left)"),
-        (["7+5=12", "12*3=36", "36-4=32", "Answer: 33"], 3, "answer 33 is not the computed value 32"),
+        (
+            ["7+5=12", "12*3=36", "36-4=32", "Answer: 33"],
+            3,
+            "answer 33 is not the computed value 32",
+        ),
         (["7+6=13", "13*3=39"], 0, "applies +6, but the next operation is +5"),
         (["8+5=13"], 0, "uses 8, but the current value is 7"),
         (["7 plus 5"], 0, "cannot parse step '7 plus 5'"),
         (["7+5=12", "12*3=36", "36-4=32"], 2, "ends without a final answer"),
-        (["7+5=12", "12*3=36", "36-4=32", "Answer: 32", "32+0=32"], 4, "step after the final answer"),
+        (
+            ["7+5=12", "12*3=36", "36-4=32", "Answer: 32", "32+0=32"],
+            4,
+            "step after the final answer",
+        ),
     ],
 )
 def test_verifier_first_error(steps, first_error, reason):

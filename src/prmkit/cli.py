@@ -19,11 +19,19 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("policy", "train"): "policy",
     ("sample",): "sample",
     ("demo",): "demo",
+    ("prm", "train"): "prm_train",
+    ("eval", "processbench"): "eval_processbench",
+    ("convert",): "convert",
+    ("score",): "score",
 }
 
 
 def _usage() -> str:
-    lines = ["usage: prmkit COMMAND [flags]   (prmkit COMMAND --help for its flags)", "", "commands:"]
+    lines = [
+        "usage: prmkit COMMAND [flags]   (prmkit COMMAND --help for its flags)",
+        "",
+        "commands:",
+    ]
     for words, mod in COMMANDS.items():
         doc = (importlib.import_module(f"prmkit.commands.{mod}").__doc__ or "").strip().splitlines()
         lines.append(f"  {' '.join(words):<22} {doc[0] if doc else ''}")

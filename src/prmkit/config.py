@@ -61,12 +61,19 @@ class OneLineParser(argparse.ArgumentParser):
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
-    parser.add_argument("--config", metavar="YAML", help="read these settings from a YAML recipe; flags override it")
+    parser.add_argument(
+        "--config", metavar="YAML", help="read these settings from a YAML recipe; flags override it"
+    )
     for f in dataclasses.fields(cls):
         tp, optional = _base_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
+        # a trailing underscore avoids a Python keyword: field `from_` is flag --from
+        flag = "--" + f.name.rstrip("_").replace("_", "-")
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = None if required else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        default = (
+            None
+            if required
+            else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        )
         help_ = docs.get(f.name, "")
         if not required:
             help_ += f" (default: {default})"
@@ -97,7 +104,9 @@ def _load_yaml(path: str) -> dict:
         raise InputError("not valid UTF-8", path) from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise InputError(f"invalid YAML: {getattr(e, 'problem', e)}", path, None if line is None else line + 1) from None
+        raise InputError(
+            f"invalid YAML: {getattr(e, 'problem', e)}", path, None if line is None else line + 1
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -113,17 +122,22 @@ def build_config(cls: type, ns: argparse.Namespace) -> Any:
     if cfg_path:
         for k, v in _load_yaml(cfg_path).items():
             key = str(k).replace("-", "_")
+            key = key + "_" if key not in names and key + "_" in names else key
             if key not in names:
-                raise InputError(f"unknown setting {k!r}; known: {', '.join(sorted(names))}", cfg_path)
+                raise InputError(
+                    f"unknown setting {k!r}; known: {', '.join(sorted(names))}", cfg_path
+                )
             values[key] = v
     values.update({k: v for k, v in vars(ns).items() if k in names})
     missing = [
         f.name
         for f in dataclasses.fields(cls)
-        if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        flags = ", ".join("--" + m.replace("_", "-") for m in missing)
+        flags = ", ".join("--" + m.rstrip("_").replace("_", "-") for m in missing)
         raise InputError(f"missing required setting(s): {flags}")
     try:
         cfg = cls(**values)

@@ -6,7 +6,13 @@ from prmkit.data.records import Problem, Sample
 from prmkit.worlds import get_world
 
 
-def graded_sample(problem: Problem, steps: list[str], sid: str, world: str = "arithmetic", meta: dict | None = None) -> Sample:
+def graded_sample(
+    problem: Problem,
+    steps: list[str],
+    sid: str,
+    world: str = "arithmetic",
+    meta: dict | None = None,
+) -> Sample:
     """A Sample with the world's exact grade: correct, first error, per-step status."""
     steps = steps or [""]  # an empty generation is one empty (wrong) step, never dropped
     g = get_world(world).grade(problem.prompt, problem.answer, steps)

@@ -19,7 +19,14 @@ def bar_plot(counts: dict[str, float], path: str, title: str, ylabel: str) -> st
     return path
 
 
-def line_plot(series: dict[str, tuple[list[float], list[float]]], path: str, title: str, xlabel: str, ylabel: str, logx: bool = False) -> str:
+def line_plot(
+    series: dict[str, tuple[list[float], list[float]]],
+    path: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+) -> str:
     """series: name -> (xs, ys)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for name, (xs, ys) in series.items():

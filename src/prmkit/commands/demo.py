@@ -55,27 +55,48 @@ class StageReport:
 def stage_world(ctx: Context) -> StageReport:
     n_train, n_test = (1000, 100) if ctx.quick else (2000, 200)
     world_cmd.run(world_cmd.Config(out=ctx.path("problems_train.jsonl"), n=n_train, seed=ctx.seed))
-    world_cmd.run(world_cmd.Config(out=ctx.path("problems_test.jsonl"), n=n_test, seed=ctx.seed + 10_000))
-    ctx.artifacts |= {"train_problems": ctx.path("problems_train.jsonl"), "test_problems": ctx.path("problems_test.jsonl")}
+    world_cmd.run(
+        world_cmd.Config(out=ctx.path("problems_test.jsonl"), n=n_test, seed=ctx.seed + 10_000)
+    )
+    ctx.artifacts |= {
+        "train_problems": ctx.path("problems_train.jsonl"),
+        "test_problems": ctx.path("problems_test.jsonl"),
+    }
     md = f"{n_train} training and {n_test} held-out problems, 2 to 4 operations on values up to 40.\n"
     return StageReport("World", md, {"train_problems": n_train, "test_problems": n_test})
 
 
 def stage_policy(ctx: Context) -> StageReport:
     steps = 250 if ctx.quick else 600
-    cfg = policy_cmd.Config(problems=ctx.artifacts["train_problems"], out=ctx.path("policy"), steps=steps, seed=ctx.seed, progress=ctx.progress, eval_problems=0)
+    cfg = policy_cmd.Config(
+        problems=ctx.artifacts["train_problems"],
+        out=ctx.path("policy"),
+        steps=steps,
+        seed=ctx.seed,
+        progress=ctx.progress,
+        eval_problems=0,
+    )
     s = policy_cmd.run(cfg)
     ctx.artifacts["policy"] = ctx.path("policy")
     md = (
         f"Built-in GPT, {s['n_params']:,} parameters, {steps} SFT steps on solutions with 45% controlled "
         f"mistakes: loss {s['loss_first']:.3f} -> {s['loss_last']:.3f} in {s['seconds']} s.\n"
     )
-    return StageReport("Policy", md, {k: s[k] for k in ("n_params", "loss_first", "loss_last", "seconds")})
+    return StageReport(
+        "Policy", md, {k: s[k] for k in ("n_params", "loss_first", "loss_last", "seconds")}
+    )
 
 
 def stage_sample(ctx: Context) -> StageReport:
     n = 4 if ctx.quick else 8
-    cfg = sample_cmd.Config(policy=ctx.artifacts["policy"], problems=ctx.artifacts["test_problems"], out=ctx.path("samples.jsonl"), n=n, seed=ctx.seed, progress=ctx.progress)
+    cfg = sample_cmd.Config(
+        policy=ctx.artifacts["policy"],
+        problems=ctx.artifacts["test_problems"],
+        out=ctx.path("samples.jsonl"),
+        n=n,
+        seed=ctx.seed,
+        progress=ctx.progress,
+    )
     s = sample_cmd.run(cfg)
     ctx.artifacts["samples"] = cfg.out
     samples = read_jsonl(cfg.out, Sample.from_dict)
@@ -83,7 +104,12 @@ def stage_sample(ctx: Context) -> StageReport:
     counts: dict[str, int] = {}
     for i in sorted(set(fe)):
         counts[f"step {i + 1}"] = fe.count(i)
-    bar_plot(counts, ctx.path("first_error_positions.png"), "First wrong step in the policy's wrong solutions", "wrong solutions")
+    bar_plot(
+        counts,
+        ctx.path("first_error_positions.png"),
+        "First wrong step in the policy's wrong solutions",
+        "wrong solutions",
+    )
     reasons: dict[str, int] = {}
     for x in samples:
         if x.meta.get("reason"):
@@ -97,7 +123,13 @@ def stage_sample(ctx: Context) -> StageReport:
         + "".join(f"| {k} | {v} |\n" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
         + "\n![first-error positions](first_error_positions.png)\n"
     )
-    summ = {"samples": s["samples"], "accuracy": s["accuracy"], "wrong_fraction": round(1 - s["accuracy"], 4), "first_error_counts": counts, "noop_steps": noop}
+    summ = {
+        "samples": s["samples"],
+        "accuracy": s["accuracy"],
+        "wrong_fraction": round(1 - s["accuracy"], 4),
+        "first_error_counts": counts,
+        "noop_steps": noop,
+    }
     return StageReport("Samples and exact step labels", md, summ)
 
 
@@ -116,7 +148,10 @@ def run(cfg: Config) -> dict:
         rep.seconds = round(time.time() - ts, 1)
         reports.append(rep)
     total = round(time.time() - t0, 1)
-    lines = [f"# prmkit demo{' (quick)' if cfg.quick else ''}\n", f"Seed {cfg.seed}, {total} s in all.\n"]
+    lines = [
+        f"# prmkit demo{' (quick)' if cfg.quick else ''}\n",
+        f"Seed {cfg.seed}, {total} s in all.\n",
+    ]
     for r in reports:
         lines += [f"\n## {r.title}\n", f"_{r.seconds} s_\n\n", r.markdown]
     (out / "report.md").write_text("".join(lines))

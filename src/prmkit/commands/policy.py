@@ -68,14 +68,25 @@ def read_world_problems(path: str) -> list[Problem]:
 
 def run(cfg: Config) -> dict:
     problems = read_world_problems(cfg.problems)
-    gcfg = GPTConfig(CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model)
-    settings = SFTSettings(cfg.steps, cfg.batch_size, cfg.lr, mistake_rate=cfg.mistake_rate, noop_rate=cfg.noop_rate, seed=cfg.seed)
+    gcfg = GPTConfig(
+        CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
+    )
+    settings = SFTSettings(
+        cfg.steps,
+        cfg.batch_size,
+        cfg.lr,
+        mistake_rate=cfg.mistake_rate,
+        noop_rate=cfg.noop_rate,
+        seed=cfg.seed,
+    )
     policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
     policy.save(cfg.out, {"world": "arithmetic", "train": log | {"mistake_rate": cfg.mistake_rate}})
     summary = {"command": "policy train", "out": cfg.out} | log
     if cfg.eval_problems > 0:
         ev = problems[: cfg.eval_problems]
-        gens = continue_steps(policy, [(p.prompt, []) for p in ev], SamplingParams(n=1, seed=cfg.seed))
+        gens = continue_steps(
+            policy, [(p.prompt, []) for p in ev], SamplingParams(n=1, seed=cfg.seed)
+        )
         ok = sum(arithmetic.grade(p.prompt, p.answer, g[0].steps).correct for p, g in zip(ev, gens))
         summary["sample_accuracy"] = round(ok / len(ev), 4)
     return summary

@@ -48,18 +48,37 @@ class Config:
             raise ValueError("--top-p must lie in (0, 1]")
 
 
-def sample_problems(policy, problems: list[Problem], params: SamplingParams, world: str, chunk: int = 64, progress: bool = True) -> tuple[list, int]:
+def sample_problems(
+    policy,
+    problems: list[Problem],
+    params: SamplingParams,
+    world: str,
+    chunk: int = 64,
+    progress: bool = True,
+) -> tuple[list, int]:
     """Graded samples for every problem, and the number of tokens generated."""
     samples, tokens = [], 0
-    bar = tqdm(total=len(problems), desc="sampling", unit="problem", disable=not progress, leave=False)
+    bar = tqdm(
+        total=len(problems), desc="sampling", unit="problem", disable=not progress, leave=False
+    )
     for s in range(0, len(problems), chunk):
         part = problems[s : s + chunk]
-        call = SamplingParams(**{**params.__dict__, "seed": None if params.seed is None else params.seed + s})
+        call = SamplingParams(
+            **{**params.__dict__, "seed": None if params.seed is None else params.seed + s}
+        )
         gens = continue_steps(policy, [(p.prompt, []) for p in part], call)
         for p, gs in zip(part, gens):
             for j, g in enumerate(gs):
                 tokens += len(g.token_ids)
-                samples.append(graded_sample(p, g.steps, f"{p.id}-s{j}", world, {"finished": g.finished, "n_tokens": len(g.token_ids)}))
+                samples.append(
+                    graded_sample(
+                        p,
+                        g.steps,
+                        f"{p.id}-s{j}",
+                        world,
+                        {"finished": g.finished, "n_tokens": len(g.token_ids)},
+                    )
+                )
         bar.update(len(part))
     bar.close()
     return samples, tokens
@@ -71,7 +90,9 @@ def run(cfg: Config) -> dict:
     params = SamplingParams(cfg.n, cfg.max_new_tokens, cfg.temperature, cfg.top_p, seed=cfg.seed)
     t0 = time.time()
     try:
-        samples, tokens = sample_problems(policy, problems, params, cfg.world, cfg.chunk, cfg.progress)
+        samples, tokens = sample_problems(
+            policy, problems, params, cfg.world, cfg.chunk, cfg.progress
+        )
     except ValueError as e:  # e.g. a prompt the built-in tokenizer cannot encode
         raise InputError(str(e), cfg.problems) from None
     write_jsonl(cfg.out, samples)

@@ -30,7 +30,14 @@ class Config:
     """operators that may appear, a subset of '+-*'"""
 
     def difficulty(self) -> Difficulty:
-        return Difficulty(self.min_ops, self.max_ops, self.max_operand, self.max_start, self.max_value, self.operators)
+        return Difficulty(
+            self.min_ops,
+            self.max_ops,
+            self.max_operand,
+            self.max_start,
+            self.max_value,
+            self.operators,
+        )
 
     def check(self) -> None:
         if self.n < 1:

@@ -38,7 +38,9 @@ def sample_labels(s: Sample) -> StepLabels:
 
 def to_trl(s: Sample) -> dict:
     lab = sample_labels(s)
-    hard = lab.hard if lab.hard is not None else hard_from_first_error(lab.first_error, len(s.steps))
+    hard = (
+        lab.hard if lab.hard is not None else hard_from_first_error(lab.first_error, len(s.steps))
+    )
     return {"prompt": s.prompt, "completions": list(s.steps), "labels": list(hard)}
 
 

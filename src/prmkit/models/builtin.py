@@ -74,7 +74,9 @@ class BuiltinPolicy:
             )
             for k, t, lp, st in zip(chunk, ids, lps, stops):
                 text = self.tok.decode(t)
-                outs[k] = Generation(text, split_steps(text, self.step_sep), t, lp, st == self.tok.eos_id)
+                outs[k] = Generation(
+                    text, split_steps(text, self.step_sep), t, lp, st == self.tok.eos_id
+                )
         for k in range(len(flat)):
             results[flat[k]].append(outs[k])
         return results

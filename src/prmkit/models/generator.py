@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from prmkit.models.steps import render, split_steps
+from prmkit.models.steps import render
 
 
 @dataclass
@@ -59,4 +59,3 @@ def continue_steps(
     """Continue each (problem prompt, step prefix) pair; the prefix is kept exactly."""
     texts = [render(p, prefix, gen.step_sep) for p, prefix in items]
     return gen.generate(texts, params)
-

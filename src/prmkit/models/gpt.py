@@ -107,14 +107,19 @@ class GPT(nn.Module):
         if pos is None:
             pos = torch.arange(past, past + T, device=idx.device).expand(B, T)
         if pos.max() >= self.cfg.block_size:
-            raise ValueError(f"sequence of {int(pos.max()) + 1} tokens exceeds block_size {self.cfg.block_size}")
+            raise ValueError(
+                f"sequence of {int(pos.max()) + 1} tokens exceeds block_size {self.cfg.block_size}"
+            )
         S = past + T
         q_idx = torch.arange(past, S, device=idx.device)
         mask = torch.arange(S, device=idx.device)[None, :] <= q_idx[:, None]  # (T, S) causal
         mask = mask[None, None]
         if key_mask is not None:
             # Each query may always see itself, so all-padding rows never produce NaN.
-            mask = mask & key_mask[:, None, None, :S] | torch.eye(S, device=idx.device, dtype=torch.bool)[past:][None, None]
+            mask = (
+                mask & key_mask[:, None, None, :S]
+                | torch.eye(S, device=idx.device, dtype=torch.bool)[past:][None, None]
+            )
         x = self.tok(idx) + self.pos(pos)
         for i, blk in enumerate(self.blocks):
             x = blk(x, mask, cache, i)

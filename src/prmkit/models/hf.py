@@ -27,7 +27,9 @@ class HFPolicy:
         self.batch_size = batch_size
 
     @classmethod
-    def load(cls, path: str | Path, step_sep: str = STEP_SEP, dtype: torch.dtype = torch.float32) -> HFPolicy:
+    def load(
+        cls, path: str | Path, step_sep: str = STEP_SEP, dtype: torch.dtype = torch.float32
+    ) -> HFPolicy:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
@@ -35,7 +37,9 @@ class HFPolicy:
         return cls(model, tok, step_sep)
 
     @torch.no_grad()
-    def _batch(self, prompts: list[str], params: SamplingParams, gen: torch.Generator | None) -> list[Generation]:
+    def _batch(
+        self, prompts: list[str], params: SamplingParams, gen: torch.Generator | None
+    ) -> list[Generation]:
         enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
         ids, mask = enc["input_ids"], enc["attention_mask"]
         B = ids.shape[0]
@@ -77,9 +81,18 @@ class HFPolicy:
                 break
             mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype)], 1)
             pos = pos[:, -1:] + 1
-            out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos, past_key_values=past, use_cache=True)
+            out = self.model(
+                input_ids=nxt[:, None],
+                attention_mask=mask,
+                position_ids=pos,
+                past_key_values=past,
+                use_cache=True,
+            )
             past, logits = out.past_key_values, out.logits[:, -1]
-        return [Generation(texts[b], split_steps(texts[b], self.step_sep), toks[b], lps[b], finished[b]) for b in range(B)]
+        return [
+            Generation(texts[b], split_steps(texts[b], self.step_sep), toks[b], lps[b], finished[b])
+            for b in range(B)
+        ]
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None

@@ -13,7 +13,10 @@ def load_generator(path: str, **kwargs) -> Generator:
     """A Generator for `path`: prmkit policy checkpoint, or a local HF causal-LM folder."""
     cfg_path = Path(path) / "config.json"
     if not cfg_path.exists():
-        raise InputError("not a policy: no config.json (expected a prmkit policy or a Hugging Face model folder)", path)
+        raise InputError(
+            "not a policy: no config.json (expected a prmkit policy or a Hugging Face model folder)",
+            path,
+        )
     try:
         cfg = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -36,7 +36,9 @@ class SFTSettings:
     seed: int = 0
 
 
-def make_solution(prompt: str, rng: random.Random, mistake_rate: float, noop_rate: float) -> list[str]:
+def make_solution(
+    prompt: str, rng: random.Random, mistake_rate: float, noop_rate: float
+) -> list[str]:
     if rng.random() < mistake_rate:
         steps, _ = arithmetic.corrupt(prompt, rng)
     else:
@@ -73,7 +75,9 @@ def train_policy(
     rng = random.Random(s.seed)
     policy = BuiltinPolicy.new(cfg)
     model, tok = policy.model, policy.tok
-    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95)
+    )
     model.train()
     losses, t0 = [], time.time()
     bar = tqdm(range(s.steps), desc="policy sft", disable=not progress, leave=False)
@@ -82,7 +86,10 @@ def train_policy(
         for g in opt.param_groups:
             g["lr"] = lr
         batch = [rng.choice(prompts) for _ in range(s.batch_size)]
-        ex = [encode_example(tok, p, make_solution(p, rng, s.mistake_rate, s.noop_rate)) for p in batch]
+        ex = [
+            encode_example(tok, p, make_solution(p, rng, s.mistake_rate, s.noop_rate))
+            for p in batch
+        ]
         x, y = batch_tensors(ex, tok.pad_id)
         logits = model(x)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)

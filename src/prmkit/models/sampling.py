@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from prmkit.models.gpt import GPT, KVCache
 
@@ -56,11 +55,17 @@ def sample(
     P = ids.shape[1]
     budget = min(max_new_tokens, model.cfg.block_size - P)
     if budget <= 0:
-        raise ValueError(f"prompt of {P} tokens leaves no room in block_size {model.cfg.block_size}")
+        raise ValueError(
+            f"prompt of {P} tokens leaves no room in block_size {model.cfg.block_size}"
+        )
     pos0 = (mask.long().cumsum(1) - 1).clamp(min=0)  # (B, P) real positions
     n_real = mask.sum(1)  # (B,)
     device = next(model.parameters()).device
-    cache = KVCache(model.cfg, B, P + budget, next(model.parameters()).dtype, device) if use_cache else None
+    cache = (
+        KVCache(model.cfg, B, P + budget, next(model.parameters()).dtype, device)
+        if use_cache
+        else None
+    )
     seq, full_mask, full_pos = ids, mask, pos0
     logits = model(ids, key_mask=mask, pos=pos0, cache=cache)[:, -1]
     out = torch.zeros((B, budget), dtype=torch.long)

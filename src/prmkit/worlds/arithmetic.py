@@ -57,7 +57,9 @@ class Difficulty:
         if self.max_value < max(self.max_start, 2):
             raise ValueError("max_value must be at least max_start")
         if not self.operators or set(self.operators) - set("+-*"):
-            raise ValueError(f"operators must be a non-empty subset of '+-*', got {self.operators!r}")
+            raise ValueError(
+                f"operators must be a non-empty subset of '+-*', got {self.operators!r}"
+            )
 
 
 def apply(a: int, op: str, b: int) -> int:
@@ -136,7 +138,9 @@ def extract_answer(steps: list[str]) -> str | None:
     return m.group(1) if m else None
 
 
-def _judge(step: str, v: int, ops: list[tuple[str, int]], j: int) -> tuple[str, int, int, str | None]:
+def _judge(
+    step: str, v: int, ops: list[tuple[str, int]], j: int
+) -> tuple[str, int, int, str | None]:
     """One step against the state (value v, next op j): (status, new v, new j, reason)."""
     m = _ANSWER.match(step)
     if m:
@@ -190,7 +194,9 @@ def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) 
         first, reason = len(steps) - 1, "ends without a final answer"
         status[-1] = ERROR
     correct = first < 0 and final is not None and final.strip() == str(reference).strip()
-    return Grade(correct=correct, first_error=first, final_answer=final, status=status, reason=reason)
+    return Grade(
+        correct=correct, first_error=first, final_answer=final, status=status, reason=reason
+    )
 
 
 MISTAKES = ("slip", "operand", "skip", "early")
