@@ -189,3 +189,22 @@ def length_buckets(lengths: Sequence[int], max_tokens: int, max_batch: int) -> l
     if cur:
         batches.append(cur)
     return batches
+
+
+def trl_row(
+    tok: Any,
+    prompt: str,
+    completions: Sequence[str],
+    labels: Sequence[bool],
+    step_separator: str = "\n",
+    train_on_last_step_only: bool = False,
+) -> dict:
+    """A TRL stepwise record as TRL's `PRMTrainer.tokenize_row` tokenizes it (no
+    truncation): `{"input_ids", "labels"}`, label int(label) on each step's last
+    separator token, -100 elsewhere. Built by `tag_steps`, so it is our own training
+    example, in TRL's layout (no text between prompt and first step, BOS if any)."""
+    labs: list[bool | None] = list(labels)
+    if train_on_last_step_only:
+        labs = [None] * (len(labs) - 1) + labs[-1:]
+    t = tag_steps(tok, prompt, completions, StepFormat(tag=step_separator, prompt_sep="", bos=True), labs)
+    return {"input_ids": t.input_ids, "labels": [-100 if x == IGNORE else int(x) for x in t.targets]}
