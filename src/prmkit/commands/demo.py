@@ -62,7 +62,7 @@ def stage_world(ctx: Context) -> StageReport:
         "train_problems": ctx.path("problems_train.jsonl"),
         "test_problems": ctx.path("problems_test.jsonl"),
     }
-    md = f"{n_train} training and {n_test} held-out problems, 2 to 4 operations on values up to 40.\n"
+    md = f"{n_train} training and {n_test} held-out problems, 2 to 4 operations on values up to 20.\n"
     return StageReport("World", md, {"train_problems": n_train, "test_problems": n_test})
 
 
@@ -79,7 +79,7 @@ def stage_policy(ctx: Context) -> StageReport:
     s = policy_cmd.run(cfg)
     ctx.artifacts["policy"] = ctx.path("policy")
     md = (
-        f"Built-in GPT, {s['n_params']:,} parameters, {steps} SFT steps on solutions with 45% controlled "
+        f"Built-in GPT, {s['n_params']:,} parameters, {steps} SFT steps on solutions with 20% controlled "
         f"mistakes: loss {s['loss_first']:.3f} -> {s['loss_last']:.3f} in {s['seconds']} s.\n"
     )
     return StageReport(

@@ -24,10 +24,12 @@ class Config:
     """solutions per step"""
     lr: float = 3e-3
     """peak learning rate (linear warm-up, cosine decay)"""
-    mistake_rate: float = 0.45
+    mistake_rate: float = 0.2
     """fraction of training solutions with one controlled mistake"""
     noop_rate: float = 0.05
     """fraction of training solutions with a correct-but-useless step"""
+    drill_fraction: float = 0.25
+    """fraction of each batch spent on rows of arithmetic facts (speeds up learning)"""
     d_model: int = 128
     """transformer width"""
     n_layer: int = 4
@@ -48,6 +50,8 @@ class Config:
             raise ValueError("--steps and --batch-size must be at least 1")
         if not 0 <= self.mistake_rate <= 1 or not 0 <= self.noop_rate <= 1:
             raise ValueError("--mistake-rate and --noop-rate must lie in [0, 1]")
+        if not 0 <= self.drill_fraction < 1:
+            raise ValueError("--drill-fraction must lie in [0, 1)")
         if self.d_model % self.n_head:
             raise ValueError("--d-model must be divisible by --n-head")
 

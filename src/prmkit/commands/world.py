@@ -20,11 +20,11 @@ class Config:
     """fewest operations per problem"""
     max_ops: int = 4
     """most operations per problem"""
-    max_operand: int = 9
+    max_operand: int = 5
     """operands are drawn from 1..MAX_OPERAND"""
     max_start: int = 15
     """start values are drawn from 1..MAX_START"""
-    max_value: int = 40
+    max_value: int = 20
     """every intermediate value stays within 0..MAX_VALUE"""
     operators: str = "+-*"
     """operators that may appear, a subset of '+-*'"""

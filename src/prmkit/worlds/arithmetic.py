@@ -40,11 +40,11 @@ class Difficulty:
     """fewest operations in a problem"""
     max_ops: int = 4
     """most operations in a problem"""
-    max_operand: int = 9
+    max_operand: int = 5
     """operands are drawn from 1..max_operand"""
     max_start: int = 15
     """start values are drawn from 1..max_start"""
-    max_value: int = 40
+    max_value: int = 20
     """every intermediate value stays in 0..max_value"""
     operators: str = "+-*"
     """which operators may appear"""
@@ -229,13 +229,10 @@ def corrupt(prompt: str, rng: random.Random, kind: str | None = None) -> tuple[l
     return steps + [f"Answer: {v}"], kind
 
 
-def add_noop(steps: list[str], rng: random.Random) -> list[str]:
+def add_noop(prompt: str, steps: list[str], rng: random.Random) -> list[str]:
     """Insert one correct-but-useless step (x*1=x, x+0=x or a restated step)."""
-    k = rng.randrange(len(steps))  # before the answer at the latest
-    prev = steps[k - 1] if k > 0 else None
-    m = _STEP.match(prev) if prev else None
-    if m is None:
-        return steps
-    v = int(m.group(4))
-    noop = rng.choice([f"{v}*1={v}", f"{v}+0={v}", prev])
-    return steps[:k] + [noop] + steps[k:]
+    k = rng.randrange(len(steps))  # insert before step k, so before the answer at the latest
+    m = _STEP.match(steps[k - 1]) if k > 0 else None
+    v = int(m.group(4)) if m else parse_prompt(prompt)[0]
+    choices = [f"{v}*1={v}", f"{v}+0={v}"] + ([steps[k - 1]] if m else [])
+    return steps[:k] + [rng.choice(choices)] + steps[k:]
