@@ -13,9 +13,21 @@ PRM800K = {
     "question": {"problem": "What is 2+3*4?", "ground_truth_answer": "14"},
     "label": {
         "steps": [
-            {"completions": [{"text": "3*4=12.", "rating": 1}, {"text": "2+3=5.", "rating": -1}], "human_completion": None, "chosen_completion": 0},
-            {"completions": [{"text": "Let me add.", "rating": 0}], "human_completion": None, "chosen_completion": 0},
-            {"completions": [{"text": "2+12=15.", "rating": -1}], "human_completion": None, "chosen_completion": None},
+            {
+                "completions": [{"text": "3*4=12.", "rating": 1}, {"text": "2+3=5.", "rating": -1}],
+                "human_completion": None,
+                "chosen_completion": 0,
+            },
+            {
+                "completions": [{"text": "Let me add.", "rating": 0}],
+                "human_completion": None,
+                "chosen_completion": 0,
+            },
+            {
+                "completions": [{"text": "2+12=15.", "rating": -1}],
+                "human_completion": None,
+                "chosen_completion": None,
+            },
         ],
         "finish_reason": "found_error",
     },
@@ -29,7 +41,9 @@ MS = {
 
 
 def _write(path, recs):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8"
+    )
     return path
 
 
@@ -53,50 +67,175 @@ def test_math_shepherd_tags():
 
 
 def test_round_trips_through_every_writable_format(tmp_path, capsys):
-    src = _write(tmp_path / "ms.jsonl", [MS, {**MS, "input": MS["input"].replace("Tom", "Ann"), "label": MS["label"].replace("Tom", "Ann")}])
-    code, out, err = run_cli(["convert", "--from", "math-shepherd", "--to", "prmkit", "--in", src, "--out", tmp_path / "a.jsonl"], capsys)
+    src = _write(
+        tmp_path / "ms.jsonl",
+        [
+            MS,
+            {
+                **MS,
+                "input": MS["input"].replace("Tom", "Ann"),
+                "label": MS["label"].replace("Tom", "Ann"),
+            },
+        ],
+    )
+    code, out, err = run_cli(
+        [
+            "convert",
+            "--from",
+            "math-shepherd",
+            "--to",
+            "prmkit",
+            "--in",
+            src,
+            "--out",
+            tmp_path / "a.jsonl",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert json.loads(out.splitlines()[-1])["records"] == 2
     base = read_jsonl(tmp_path / "a.jsonl", Sample.from_dict)
-    for fmt, ext in (("trl", "jsonl"), ("processbench", "json"), ("processbench", "jsonl"), ("math-shepherd", "jsonl")):
+    for fmt, ext in (
+        ("trl", "jsonl"),
+        ("processbench", "json"),
+        ("processbench", "jsonl"),
+        ("math-shepherd", "jsonl"),
+    ):
         mid = tmp_path / f"mid-{fmt}.{ext}"
-        assert run_cli(["convert", "--from", "prmkit", "--to", fmt, "--in", tmp_path / "a.jsonl", "--out", mid], capsys)[0] == 0
+        assert (
+            run_cli(
+                [
+                    "convert",
+                    "--from",
+                    "prmkit",
+                    "--to",
+                    fmt,
+                    "--in",
+                    tmp_path / "a.jsonl",
+                    "--out",
+                    mid,
+                ],
+                capsys,
+            )[0]
+            == 0
+        )
         if ext == "json":
             assert isinstance(json.loads(mid.read_text()), list)  # the official ProcessBench layout
         back = read_samples(mid)  # auto-detected
-        assert [(s.prompt, s.steps, s.labels.first_error) for s in back] == [(s.prompt, s.steps, s.labels.first_error) for s in base]
+        assert [(s.prompt, s.steps, s.labels.first_error) for s in back] == [
+            (s.prompt, s.steps, s.labels.first_error) for s in base
+        ]
         if fmt in ("trl", "math-shepherd"):
             assert [s.labels.hard for s in back] == [s.labels.hard for s in base]
 
 
 def test_prm800k_file_and_gsm8k_file(tmp_path, capsys):
     src = _write(tmp_path / "p.jsonl", [PRM800K])
-    code, out, _ = run_cli(["convert", "--from", "prm800k", "--to", "trl", "--in", src, "--out", tmp_path / "t.jsonl", "--neutral", "negative"], capsys)
+    code, out, _ = run_cli(
+        [
+            "convert",
+            "--from",
+            "prm800k",
+            "--to",
+            "trl",
+            "--in",
+            src,
+            "--out",
+            tmp_path / "t.jsonl",
+            "--neutral",
+            "negative",
+        ],
+        capsys,
+    )
     assert code == 0
     assert json.loads((tmp_path / "t.jsonl").read_text())["labels"] == [True, False, False]
-    gsm = _write(tmp_path / "gsm.jsonl", [
-        {"question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
-         "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72"},
-        {"question": "q2", "answer": "It costs $1,200.\n#### 1,200"},
-    ])
-    code, out, err = run_cli(["convert", "--from", "gsm8k", "--to", "prmkit", "--in", gsm, "--out", tmp_path / "g.jsonl"], capsys)
+    gsm = _write(
+        tmp_path / "gsm.jsonl",
+        [
+            {
+                "question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
+                "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72",
+            },
+            {"question": "q2", "answer": "It costs $1,200.\n#### 1,200"},
+        ],
+    )
+    code, out, err = run_cli(
+        [
+            "convert",
+            "--from",
+            "gsm8k",
+            "--to",
+            "prmkit",
+            "--in",
+            gsm,
+            "--out",
+            tmp_path / "g.jsonl",
+        ],
+        capsys,
+    )
     assert code == 0, err
     a, b = read_jsonl(tmp_path / "g.jsonl", Sample.from_dict)
-    assert a.steps == ["Natalia sold 48/2 = 24 clips in May.", "Natalia sold 48+24 = 72 clips.", "Answer: 72"]
+    assert a.steps == [
+        "Natalia sold 48/2 = 24 clips in May.",
+        "Natalia sold 48+24 = 72 clips.",
+        "Answer: 72",
+    ]
     assert a.reference == a.final_answer == "72" and a.correct and a.first_error == -1
     assert b.reference == "1200"
 
 
 def test_bad_records_name_file_and_line(tmp_path, capsys):
     src = _write(tmp_path / "ms.jsonl", [MS, {"input": "no tags here", "label": "x"}])
-    code, _, err = run_cli(["convert", "--from", "math-shepherd", "--to", "prmkit", "--in", src, "--out", tmp_path / "o.jsonl"], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            "--from",
+            "math-shepherd",
+            "--to",
+            "prmkit",
+            "--in",
+            src,
+            "--out",
+            tmp_path / "o.jsonl",
+        ],
+        capsys,
+    )
     assert code == 2 and f"{src}:2: field 'input' has no 'ки' step tags" in err
     gsm = _write(tmp_path / "g.jsonl", [{"question": "q", "answer": "no final line"}])
-    code, _, err = run_cli(["convert", "--from", "gsm8k", "--to", "prmkit", "--in", gsm, "--out", tmp_path / "o.jsonl"], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            "--from",
+            "gsm8k",
+            "--to",
+            "prmkit",
+            "--in",
+            gsm,
+            "--out",
+            tmp_path / "o.jsonl",
+        ],
+        capsys,
+    )
     assert code == 2 and f"{gsm}:1: field 'answer' must end with" in err
-    code, _, err = run_cli(["convert", "--from", "prmkit", "--to", "gsm8k", "--in", gsm, "--out", tmp_path / "o.jsonl"], capsys)
+    code, _, err = run_cli(
+        [
+            "convert",
+            "--from",
+            "prmkit",
+            "--to",
+            "gsm8k",
+            "--in",
+            gsm,
+            "--out",
+            tmp_path / "o.jsonl",
+        ],
+        capsys,
+    )
     assert code == 2 and "--to" in err
     lst = tmp_path / "pb.json"
     lst.write_text(json.dumps([{"id": 1, "problem": "p", "steps": ["a"], "label": 3}]))
-    code, _, err = run_cli(["convert", "--from", "auto", "--to", "trl", "--in", lst, "--out", tmp_path / "o.jsonl"], capsys)
+    code, _, err = run_cli(
+        ["convert", "--from", "auto", "--to", "trl", "--in", lst, "--out", tmp_path / "o.jsonl"],
+        capsys,
+    )
     assert code == 2 and "record 1: label 3 out of range" in err

@@ -78,8 +78,16 @@ def _processbench_records(n=60, seed=0):
         else:
             steps, _ = arithmetic.corrupt(p["prompt"], rng)
             fe = arithmetic.grade(p["prompt"], p["answer"], steps).first_error
-        out.append({"id": p["id"], "generator": "test", "problem": p["prompt"], "steps": steps, "label": fe,
-                    "final_answer_correct": fe == -1})
+        out.append(
+            {
+                "id": p["id"],
+                "generator": "test",
+                "problem": p["prompt"],
+                "steps": steps,
+                "label": fe,
+                "final_answer_correct": fe == -1,
+            }
+        )
     return out
 
 
@@ -91,7 +99,10 @@ def test_cli_eval_processbench_official_format(tmp_path, capsys, layout):
         path.write_text(json.dumps(recs))
     else:
         path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    code, out, err = run_cli(["eval", "processbench", "--prm", "rule", "--data", path, "--out", tmp_path / "o.jsonl"], capsys)
+    code, out, err = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--data", path, "--out", tmp_path / "o.jsonl"],
+        capsys,
+    )
     assert code == 0, err
     s = json.loads(out.strip().splitlines()[-1])
     for k in ("f1", "acc_error", "acc_correct", "threshold", "auroc"):
@@ -100,7 +111,9 @@ def test_cli_eval_processbench_official_format(tmp_path, capsys, layout):
     assert s["n_eval"] + s["n_dev"] == len(recs)
     rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert all(r["predicted"] == r["label"] for r in rows)
-    code, out, _ = run_cli(["eval", "processbench", "--prm", "rule", "--data", path, "--threshold", "0.3"], capsys)
+    code, out, _ = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--data", path, "--threshold", "0.3"], capsys
+    )
     s = json.loads(out.strip().splitlines()[-1])
     assert s["threshold"] == 0.3 and s["threshold_from"] == "fixed" and s["n_eval"] == len(recs)
 
@@ -110,7 +123,9 @@ def test_cli_eval_bad_record_names_file_and_line(tmp_path, capsys):
     recs[1]["label"] = 99
     path = tmp_path / "pb.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    code, _, err = run_cli(["eval", "processbench", "--prm", "rule", "--data", path, "--threshold", "0.5"], capsys)
+    code, _, err = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--data", path, "--threshold", "0.5"], capsys
+    )
     assert code == 2 and f"{path}:2: label 99 out of range" in err
     path.write_text("".join(json.dumps(r) + "\n" for r in _processbench_records(3)))
     code, _, err = run_cli(["eval", "processbench", "--prm", str(tmp_path), "--data", path], capsys)

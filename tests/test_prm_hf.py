@@ -21,10 +21,24 @@ def hf_dir(tmp_path_factory):
     """A tiny GPT-2 and a fast tokenizer (BPE trained here), saved as a local HF folder."""
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    tok = PreTrainedTokenizerFast(tokenizer_object=_bpe(), bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=_bpe(),
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+    )
     torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=len(tok), n_positions=256, n_embd=32, n_layer=1, n_head=2,
-                     bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = GPT2Config(
+        vocab_size=len(tok),
+        n_positions=256,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     d = tmp_path_factory.mktemp("hf")
     GPT2LMHeadModel(cfg).save_pretrained(d)
     tok.save_pretrained(d)
@@ -39,9 +53,13 @@ def samples():
 @pytest.mark.parametrize("head", ["tokcls", "lm"])
 def test_hf_step_prm_trains_and_scores_one_pass(hf_dir, samples, head, tmp_path):
     torch.manual_seed(0)
-    m = HFStepModel.from_pretrained(str(hf_dir), head, StepFormat(tag=" ки" if head == "lm" else "\n"))
+    m = HFStepModel.from_pretrained(
+        str(hf_dir), head, StepFormat(tag=" ки" if head == "lm" else "\n")
+    )
     before = [p.detach().clone() for p in m.parameters()]
-    log = train_step_model(m, samples, TrainSettings(steps=25, batch_size=16, lr=3e-3, warmup=3), progress=False)
+    log = train_step_model(
+        m, samples, TrainSettings(steps=25, batch_size=16, lr=3e-3, warmup=3), progress=False
+    )
     assert log["loss_last"] < log["loss_first"] - 0.02
     assert sum(not torch.equal(a, b) for a, b in zip(before, m.parameters())) >= len(before) - 1
     items = [(s.prompt, s.steps) for s in samples[:12]]
@@ -69,7 +87,9 @@ def test_lm_head_reads_only_two_reward_logits(hf_dir, samples):
 def test_hf_implicit_prm(hf_dir, samples, tmp_path):
     torch.manual_seed(0)
     m = ImplicitPRM.from_policy(str(hf_dir), beta=0.5)
-    log = train_implicit(m, samples, TrainSettings(steps=15, batch_size=16, lr=3e-3, warmup=3), progress=False)
+    log = train_implicit(
+        m, samples, TrainSettings(steps=15, batch_size=16, lr=3e-3, warmup=3), progress=False
+    )
     assert log["loss_last"] < log["loss_first"]
     items = [(s.prompt, s.steps) for s in samples[:8]]
     one = ModelScorer(m).score(items)
@@ -79,7 +99,9 @@ def test_hf_implicit_prm(hf_dir, samples, tmp_path):
 
 
 def _trl_tokenize_row():
-    trl = pytest.importorskip("trl", reason="TRL is not installed: pip install 'prmkit[trl]' to run the TRL peer check")
+    trl = pytest.importorskip(
+        "trl", reason="TRL is not installed: pip install 'prmkit[trl]' to run the TRL peer check"
+    )
     try:
         from trl.experimental.prm import PRMTrainer  # trl >= 0.29
     except ImportError:
@@ -91,8 +113,16 @@ def _trl_tokenize_row():
 
 
 def _call_trl(fn, features, tok, sep, last_only):
-    kw = {"features": features, "tokenizer": tok, "step_separator": sep, "max_length": None,
-          "max_prompt_length": None, "max_completion_length": None, "train_on_last_step_only": last_only, "is_eval": False}
+    kw = {
+        "features": features,
+        "tokenizer": tok,
+        "step_separator": sep,
+        "max_length": None,
+        "max_prompt_length": None,
+        "max_completion_length": None,
+        "train_on_last_step_only": last_only,
+        "is_eval": False,
+    }
     return fn(**{k: v for k, v in kw.items() if k in inspect.signature(fn).parameters})
 
 
@@ -108,9 +138,18 @@ def test_trl_peer_tokenize_row_is_our_training_example(hf_dir, samples, sep):
 
     tok = AutoTokenizer.from_pretrained(str(hf_dir), local_files_only=True)
     records = [to_trl(s) for s in samples[:20]]
-    records.append({"prompt": "Which is larger, 9.8 or 9.11?", "completions": ["11 > 8.\n", " so 9.11 > 9.8."], "labels": [True, False]})
+    records.append(
+        {
+            "prompt": "Which is larger, 9.8 or 9.11?",
+            "completions": ["11 > 8.\n", " so 9.11 > 9.8."],
+            "labels": [True, False],
+        }
+    )
     for r in records:
         for last_only in (False, True):
             theirs = _call_trl(tokenize_row, r, tok, sep, last_only)
             ours = trl_row(tok, r["prompt"], r["completions"], r["labels"], sep, last_only)
-            assert ours == {"input_ids": list(theirs["input_ids"]), "labels": list(theirs["labels"])}
+            assert ours == {
+                "input_ids": list(theirs["input_ids"]),
+                "labels": list(theirs["labels"]),
+            }

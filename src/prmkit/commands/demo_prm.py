@@ -11,7 +11,9 @@ from prmkit.commands import prm_train as train_cmd
 from prmkit.data import Sample, read_jsonl, write_jsonl
 
 
-def split_by_problem(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+def split_by_problem(
+    samples: list[Sample], fraction: float, seed: int
+) -> tuple[list[Sample], list[Sample]]:
     """(train, held-out): whole problems go to the held-out side with probability `fraction`."""
     held = [s for s in samples if eval_cmd.in_dev(s.problem_id, fraction, seed + 1)]
     train = [s for s in samples if not eval_cmd.in_dev(s.problem_id, fraction, seed + 1)]
@@ -28,14 +30,22 @@ def stage_prm(ctx):
     write_jsonl(ctx.path("prm_heldout.jsonl"), held)
     steps = 60 if ctx.quick else 250
     cfg = train_cmd.Config(
-        data=ctx.path("prm_train.jsonl"), out=ctx.path("prm"), init=ctx.artifacts["policy"], steps=steps,
-        batch_size=32, lr=1e-3, seed=ctx.seed, progress=ctx.progress,
+        data=ctx.path("prm_train.jsonl"),
+        out=ctx.path("prm"),
+        init=ctx.artifacts["policy"],
+        steps=steps,
+        batch_size=32,
+        lr=1e-3,
+        seed=ctx.seed,
+        progress=ctx.progress,
     )
     t = train_cmd.run(cfg)
     ctx.artifacts["prm"] = cfg.out
     rows = {}
     for name, prm in (("trained PRM", cfg.out), ("rule PRM (exact verifier)", "rule")):
-        rows[name] = eval_cmd.run(eval_cmd.Config(prm=prm, data=ctx.path("prm_heldout.jsonl"), seed=ctx.seed))
+        rows[name] = eval_cmd.run(
+            eval_cmd.Config(prm=prm, data=ctx.path("prm_heldout.jsonl"), seed=ctx.seed)
+        )
     e = rows["trained PRM"]
     md = (
         f"A step PRM (the policy's {t['examples']}-solution backbone fine-tuned, labels: {t['label_source']}) "
@@ -48,7 +58,12 @@ def stage_prm(ctx):
             for k, v in rows.items()
         )
     )
-    summary = {"label_source": t["label_source"], "train_solutions": len(train), "heldout_solutions": len(held),
-               "loss_first": t["loss_first"], "loss_last": t["loss_last"]}
+    summary = {
+        "label_source": t["label_source"],
+        "train_solutions": len(train),
+        "heldout_solutions": len(held),
+        "loss_first": t["loss_first"],
+        "loss_last": t["loss_last"],
+    }
     summary |= {k: e[k] for k in ("f1", "acc_error", "acc_correct", "threshold", "auroc", "n_eval")}
     return StageReport("PRM training and ProcessBench-style evaluation", md, summary)

@@ -206,5 +206,10 @@ def trl_row(
     labs: list[bool | None] = list(labels)
     if train_on_last_step_only:
         labs = [None] * (len(labs) - 1) + labs[-1:]
-    t = tag_steps(tok, prompt, completions, StepFormat(tag=step_separator, prompt_sep="", bos=True), labs)
-    return {"input_ids": t.input_ids, "labels": [-100 if x == IGNORE else int(x) for x in t.targets]}
+    t = tag_steps(
+        tok, prompt, completions, StepFormat(tag=step_separator, prompt_sep="", bos=True), labs
+    )
+    return {
+        "input_ids": t.input_ids,
+        "labels": [-100 if x == IGNORE else int(x) for x in t.targets],
+    }
