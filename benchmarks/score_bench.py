@@ -88,14 +88,14 @@ def main(argv: list[str] | None = None) -> dict:
         ]
 
         @torch.no_grad()
-        def bare():
+        def bare(batches=batches):
             for b in batches:
                 model.gpt.hidden(b.ids)
 
         t_one, t_pre, t_bare = timed(
             [
-                lambda: scorer.score(items),
-                lambda: score_per_prefix(model, items, a.max_tokens, scorer.max_batch),
+                lambda items=items: scorer.score(items),
+                lambda items=items: score_per_prefix(model, items, a.max_tokens, scorer.max_batch),
                 bare,
             ],
             a.repeats,
