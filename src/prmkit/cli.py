@@ -20,11 +20,15 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("sample",): "sample",
     ("label",): "label",
     ("demo",): "demo",
-    ("serve", "prm"): "serve_prm",
-    ("serve", "policy"): "serve_policy",
+    ("prm", "train"): "prm_train",
+    ("eval", "processbench"): "eval_processbench",
+    ("convert",): "convert",
+    ("score",): "score",
     ("search",): "search",
     ("plot",): "plot",
     ("rl",): "rl",
+    ("serve", "prm"): "serve_prm",
+    ("serve", "policy"): "serve_policy",
 }
 
 
