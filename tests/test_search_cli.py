@@ -113,10 +113,25 @@ def test_demo_stage_reports_methods_and_goals(tmp_path, monkeypatch):
     rep = stage.stage_search(ctx)
     assert "exact rule PRM" in rep.markdown and "weighted-vote@16 minus vote@16" in rep.markdown
     methods = rep.summary["methods"]
-    assert set(methods) == {"vote", "bon-min", "weighted-vote-min", "beam-min M=4", "reject-min k=1 keep=0.25"}
+    assert set(methods) == {
+        "vote",
+        "bon-min",
+        "weighted-vote-min",
+        "beam-min M=4",
+        "reject-min k=1 keep=0.25",
+    }
     assert rep.summary["problems"] == 24  # the quick stage's share of the held-out problems
     # the exact PRM: weighted vote = best-of-N = pass@16, well above majority vote
-    assert methods["bon-min"]["accuracy"] == methods["weighted-vote-min"]["accuracy"] > methods["vote"]["accuracy"]
+    assert (
+        methods["bon-min"]["accuracy"]
+        == methods["weighted-vote-min"]["accuracy"]
+        > methods["vote"]["accuracy"]
+    )
     assert rep.summary["goals"]["weighted_vote_margin"]["met"]
-    assert methods["beam-min M=4"]["tokens_per_problem"] < 0.6 * methods["bon-min"]["tokens_per_problem"]
-    assert (tmp_path / "accuracy_vs_n.png").exists() and (tmp_path / "search_results.jsonl").exists()
+    assert (
+        methods["beam-min M=4"]["tokens_per_problem"]
+        < 0.6 * methods["bon-min"]["tokens_per_problem"]
+    )
+    assert (tmp_path / "accuracy_vs_n.png").exists() and (
+        tmp_path / "search_results.jsonl"
+    ).exists()
