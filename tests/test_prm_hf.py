@@ -6,7 +6,8 @@ import json
 
 import pytest
 import torch
-from test_prm_tagging import _bpe
+from hf_tiny import build_tiny_hf
+from test_prm_tagging import corpus
 from test_prm_train import make_samples
 
 from prmkit.prm.implicit import ImplicitPRM
@@ -18,31 +19,8 @@ from prmkit.prm.train import TrainSettings, train_implicit, train_step_model
 
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory):
-    """A tiny GPT-2 and a fast tokenizer (BPE trained here), saved as a local HF folder."""
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=_bpe(),
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-    )
-    torch.manual_seed(0)
-    cfg = GPT2Config(
-        vocab_size=len(tok),
-        n_positions=256,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    d = tmp_path_factory.mktemp("hf")
-    GPT2LMHeadModel(cfg).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
+    """A tiny Llama and a fast tokenizer (BPE trained here), saved as a local HF folder."""
+    return build_tiny_hf(tmp_path_factory.mktemp("hf"), corpus())
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import random
 
 import pytest
 import torch
+from hf_tiny import build_tiny_hf
 
 from prmkit.models.tokenizer import CharTokenizer
 from prmkit.prm.tagging import IGNORE, StepFormat, collate, encoder, length_buckets, tag_steps
@@ -31,42 +32,31 @@ WORDS = [
 ]
 
 
-def _bpe():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
+def corpus() -> list[str]:
     texts = []
     for p in arithmetic.generate(300, seed=1):
         texts.append(p["prompt"] + "\n" + "\n".join(arithmetic.solve(p["prompt"])) + "\n")
         texts.append(" ки\n".join(arithmetic.solve(p["prompt"])) + " ки\n")
-    tok.train_from_iterator(texts, trainer)
-    return tok
+    return texts
 
 
 @pytest.fixture(scope="module")
-def bpe():
-    return _bpe()
+def hf_dir(tmp_path_factory):
+    return build_tiny_hf(tmp_path_factory.mktemp("hf"), corpus())
 
 
 @pytest.fixture(scope="module")
-def hf_fast(bpe):
-    from transformers import PreTrainedTokenizerFast
+def bpe(hf_dir):
+    from tokenizers import Tokenizer
 
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        unk_token="<unk>",
-    )
+    return Tokenizer.from_file(str(hf_dir / "tokenizer.json"))
+
+
+@pytest.fixture(scope="module")
+def hf_fast(hf_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(hf_dir), local_files_only=True)
 
 
 def _cases(rng: random.Random, ascii_only: bool, n: int = 150):

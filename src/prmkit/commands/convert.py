@@ -25,7 +25,10 @@ class Config:
 def run(cfg: Config) -> dict:
     samples = read_samples(cfg.in_, cfg.from_, cfg.neutral)
     n = write_samples(cfg.out, samples, cfg.to)
-    wrong = sum(1 for s in samples if s.labels is not None and s.labels.first_error >= 0)
+    first_errors = [
+        s.labels.first_error if s.labels is not None else s.first_error for s in samples
+    ]
+    wrong = sum(1 for fe in first_errors if fe is not None and fe >= 0)
     return {
         "command": "convert",
         "from": cfg.from_,
