@@ -19,6 +19,8 @@ Evidence is reused (a success proves more than its own prefix):
 
 Rollouts from steps[:mid] use the same seeds as `mc` does from that prefix, so at the
 same k both see identical rollouts there: a fair comparison (common random numbers).
+A probe only asks whether any rollout succeeds, so its k rollouts come in waves and a
+success ends it early (same decision as all k at once; see `search`).
 
 Later steps (after the first error) follow `omega_after`: "negative" labels them
 wrong (as the exact verifier does), "truncate" drops them from the sample, as in
