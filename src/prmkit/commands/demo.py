@@ -14,6 +14,7 @@ from pathlib import Path
 from prmkit.commands import policy as policy_cmd
 from prmkit.commands import sample as sample_cmd
 from prmkit.commands import world as world_cmd
+from prmkit.commands.demo_prm import stage_prm
 from prmkit.data import Sample, read_jsonl
 from prmkit.report import bar_plot
 
@@ -133,7 +134,7 @@ def stage_sample(ctx: Context) -> StageReport:
     return StageReport("Samples and exact step labels", md, summ)
 
 
-STAGES = [stage_world, stage_policy, stage_sample]
+STAGES = [stage_world, stage_policy, stage_sample, stage_prm]
 
 
 def run(cfg: Config) -> dict:
