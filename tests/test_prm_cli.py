@@ -218,3 +218,19 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path, capsys, tiny_policy):
         and "outside the built-in tokenizer's vocabulary" in err
         and "Traceback" not in err
     )
+
+
+def test_demo_stage_trains_and_evaluates(tmp_path, tiny_policy):
+    from prmkit.commands.demo import Context
+    from prmkit.commands.demo_prm import stage_prm
+
+    write_jsonl(tmp_path / "samples.jsonl", make_samples(60, seed=11))
+    ctx = Context(tmp_path, quick=True, seed=0, progress=False)
+    ctx.artifacts = {"policy": str(tiny_policy), "samples": str(tmp_path / "samples.jsonl")}
+    rep = stage_prm(ctx)
+    assert rep.summary["train_solutions"] + rep.summary["heldout_solutions"] == 60
+    assert rep.summary["loss_last"] < rep.summary["loss_first"]
+    for k in ("f1", "acc_error", "acc_correct", "threshold", "auroc"):
+        assert k in rep.summary
+    assert "| rule PRM (exact verifier) | 1.0 | 1.0 | 1.0 |" in rep.markdown
+    assert (tmp_path / "prm" / "config.json").exists()

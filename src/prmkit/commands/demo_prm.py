@@ -23,9 +23,13 @@ def split_by_problem(
 def stage_prm(ctx):
     from prmkit.commands.demo import StageReport
 
-    labeled = ctx.artifacts.get("labeled_samples") or ctx.artifacts["samples"]
-    samples = read_jsonl(labeled, Sample.from_dict)
-    train, held = split_by_problem(samples, 0.3, ctx.seed)
+    samples = read_jsonl(ctx.artifacts["samples"], Sample.from_dict)
+    if ctx.artifacts.get("labels_mc"):  # the labeling stage's mc labels, when it ran
+        train = read_jsonl(ctx.artifacts["labels_mc"], Sample.from_dict)
+        seen = {s.problem_id for s in train}
+        held = [s for s in samples if s.problem_id not in seen]
+    else:  # the exact verifier's labels, on a split by problem
+        train, held = split_by_problem(samples, 0.3, ctx.seed)
     write_jsonl(ctx.path("prm_train.jsonl"), train)
     write_jsonl(ctx.path("prm_heldout.jsonl"), held)
     steps = 60 if ctx.quick else 250
