@@ -10,7 +10,7 @@ def stage_label(ctx):
     """Label a slice of the demo's samples with mc and omega; table of quality and cost."""
     from prmkit.commands.demo import StageReport
 
-    n, ks = (100, [4]) if ctx.quick else (200, [4, 8])
+    n, ks = (80, [4]) if ctx.quick else (160, [4, 8])
     every = read_jsonl(ctx.artifacts["samples"], Sample.from_dict)
     samples = every[:: max(1, len(every) // n)][:n]  # spread over the problems
     part = ctx.path("label_input.jsonl")
