@@ -19,7 +19,16 @@ from prmkit.models.sampling import derive_seed
 from prmkit.models.steps import split_steps
 from prmkit.worlds import arithmetic as A
 
-PROMPT = "Start with 7, then +5, *3, -4."  # 7+5=12, 12*3=36, 36-4=32
+PROMPT = "Start with 7, then +5, *3, -4."
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny models run fastest on one thread (and never oversubscribe a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)  # 7+5=12, 12*3=36, 36-4=32
 
 
 class OraclePolicy:
@@ -220,7 +229,7 @@ def test_inverse_cdf_samples_the_distribution():
     assert freq[1] == 0
 
 
-def test_per_prompt_seeds_make_samples_independent_of_the_batch(tiny_policy):
+def test_per_prompt_seeds_make_samples_independent_of_the_batch(tiny_policy, one_thread):
     from prmkit.models.builtin import BuiltinPolicy
     from prmkit.models.generator import SamplingParams, continue_steps
 

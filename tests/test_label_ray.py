@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from test_label_methods import one_thread  # noqa: F401
 from test_label_resume import args, make_samples
 
 import prmkit
@@ -16,6 +17,7 @@ ray = pytest.importorskip(
 )
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_ray_engine_matches_local_and_resumes(tiny_policy, tmp_path, capsys):
     inp = tmp_path / "s.jsonl"
     write_jsonl(inp, make_samples(6))  # 12 samples

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import run_cli
+from test_label_methods import one_thread  # noqa: F401
 
 import prmkit
 from prmkit.data import Problem, read_jsonl, write_jsonl
@@ -32,13 +32,7 @@ def make_samples(n_problems: int, seed: int = 1) -> list:
 N = 24  # samples: 12 problems, a right and a wrong solution each
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and never oversubscribe a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()
