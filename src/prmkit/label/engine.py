@@ -165,8 +165,8 @@ def chunks(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
-def precheck(samples: list[Sample], ctx: LabelContext, where: dict[str, int], path: str) -> None:
-    """Input the policy cannot take fails up front, at its line, not mid-run."""
+def precheck(samples: list[Sample], ctx: LabelContext) -> None:
+    """Input the policy cannot take fails before any rollout, naming its item."""
     gen = ctx.generator
     if gen is None:
         return
@@ -176,13 +176,10 @@ def precheck(samples: list[Sample], ctx: LabelContext, where: dict[str, int], pa
             text = render(s.prompt, s.steps, gen.step_sep)
             ids = gen.encode_prompt(text) if hasattr(gen, "encode_prompt") else None
         except ValueError as e:
-            raise InputError(str(e), path, where[s.id]) from None
+            raise ItemError(s.id, str(e)) from None
         if ids is not None and block is not None and len(ids) >= block:
-            raise InputError(
-                f"problem and solution take {len(ids)} tokens, the policy's block_size is {block}",
-                path,
-                where[s.id],
-            )
+            why = f"problem and solution take {len(ids)} tokens, the policy's block_size is {block}"
+            raise ItemError(s.id, why)
 
 
 def as_input_error(e: Exception, where: dict[str, int], path: str) -> InputError:
@@ -203,8 +200,11 @@ def label_local(
     in_path: str,
 ) -> None:
     ctx = build_context(job)
-    precheck(todo, ctx, where, in_path)
     fn = METHODS[job.method]
+    try:
+        precheck(todo, ctx)
+    except ItemError as e:
+        raise as_input_error(e, where, in_path) from None
     for part in chunks(todo, size):
         try:
             labeled = fn(part, ctx)
@@ -225,6 +225,7 @@ class _RayWorker:
 
     def label(self, dicts: list[dict]) -> list[dict]:
         samples = [Sample.from_dict(d) for d in dicts]
+        precheck(samples, self.ctx)
         return [s.to_dict() for s in METHODS[self.job.method](samples, self.ctx)]
 
 
