@@ -18,8 +18,17 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("world", "generate"): "world",
     ("policy", "train"): "policy",
     ("sample",): "sample",
+    ("label",): "label",
     ("demo",): "demo",
+    ("prm", "train"): "prm_train",
+    ("eval", "processbench"): "eval_processbench",
+    ("convert",): "convert",
+    ("score",): "score",
+    ("search",): "search",
+    ("plot",): "plot",
     ("rl",): "rl",
+    ("serve", "prm"): "serve_prm",
+    ("serve", "policy"): "serve_policy",
 }
 
 

@@ -58,6 +58,11 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def flag_name(name: str) -> str:
+    """A field's flag: `max_new_tokens` -> `--max-new-tokens`; `in_` (a Python keyword) -> `--in`."""
+    return "--" + name.rstrip("_").replace("_", "-")
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
@@ -66,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     )
     for f in dataclasses.fields(cls):
         tp, optional = _base_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
+        flag = flag_name(f.name)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = (
             None
@@ -87,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             (inner,) = typing.get_args(tp)
             kw["nargs"] = "+"
             tp = inner
-        parser.add_argument(flag, type=tp, metavar=f.name.upper(), **kw)
+        parser.add_argument(flag, type=tp, metavar=f.name.rstrip("_").upper(), **kw)
         del optional
 
 
@@ -121,6 +126,8 @@ def build_config(cls: type, ns: argparse.Namespace) -> Any:
     if cfg_path:
         for k, v in _load_yaml(cfg_path).items():
             key = str(k).replace("-", "_")
+            if key not in names and key + "_" in names:
+                key += "_"
             if key not in names:
                 raise InputError(
                     f"unknown setting {k!r}; known: {', '.join(sorted(names))}", cfg_path
@@ -135,7 +142,7 @@ def build_config(cls: type, ns: argparse.Namespace) -> Any:
         and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        flags = ", ".join("--" + m.replace("_", "-") for m in missing)
+        flags = ", ".join(flag_name(m) for m in missing)
         raise InputError(f"missing required setting(s): {flags}")
     try:
         cfg = cls(**values)

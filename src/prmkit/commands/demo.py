@@ -14,9 +14,12 @@ from pathlib import Path
 from prmkit.commands import policy as policy_cmd
 from prmkit.commands import sample as sample_cmd
 from prmkit.commands import world as world_cmd
+from prmkit.commands.demo_prm import stage_prm
 from prmkit.commands.rl import stage_rl
 from prmkit.data import Sample, read_jsonl
+from prmkit.label.demo_stage import stage_label
 from prmkit.report import bar_plot
+from prmkit.search.stage import stage_search
 
 
 @dataclass
@@ -54,25 +57,26 @@ class StageReport:
 
 
 def stage_world(ctx: Context) -> StageReport:
+    # --quick trades the world for one a small policy learns in about a minute:
+    # + and - only, at most 3 operations. The full demo uses the default world.
     n_train, n_test = (1000, 100) if ctx.quick else (2000, 200)
-    world_cmd.run(world_cmd.Config(out=ctx.path("problems_train.jsonl"), n=n_train, seed=ctx.seed))
-    world_cmd.run(
-        world_cmd.Config(out=ctx.path("problems_test.jsonl"), n=n_test, seed=ctx.seed + 10_000)
-    )
-    ctx.artifacts |= {
-        "train_problems": ctx.path("problems_train.jsonl"),
-        "test_problems": ctx.path("problems_test.jsonl"),
-    }
-    md = f"{n_train} training and {n_test} held-out problems, 2 to 4 operations on values up to 20.\n"
+    knobs = {"operators": "+-", "max_ops": 3} if ctx.quick else {}
+    for name, n, seed in (("train", n_train, ctx.seed), ("test", n_test, ctx.seed + 10_000)):
+        out = ctx.path(f"problems_{name}.jsonl")
+        world_cmd.run(world_cmd.Config(out=out, n=n, seed=seed, **knobs))
+        ctx.artifacts[f"{name}_problems"] = out
+    ops = "+ and -, 2 to 3 operations" if ctx.quick else "+, - and *, 2 to 4 operations"
+    md = f"{n_train} training and {n_test} held-out problems: {ops}, values up to 20.\n"
     return StageReport("World", md, {"train_problems": n_train, "test_problems": n_test})
 
 
 def stage_policy(ctx: Context) -> StageReport:
-    steps = 250 if ctx.quick else 600
+    steps, batch = (400, 32) if ctx.quick else (600, 64)
     cfg = policy_cmd.Config(
         problems=ctx.artifacts["train_problems"],
         out=ctx.path("policy"),
         steps=steps,
+        batch_size=batch,
         seed=ctx.seed,
         progress=ctx.progress,
         eval_problems=0,
@@ -80,8 +84,8 @@ def stage_policy(ctx: Context) -> StageReport:
     s = policy_cmd.run(cfg)
     ctx.artifacts["policy"] = ctx.path("policy")
     md = (
-        f"Built-in GPT, {s['n_params']:,} parameters, {steps} SFT steps on solutions with 20% controlled "
-        f"mistakes: loss {s['loss_first']:.3f} -> {s['loss_last']:.3f} in {s['seconds']} s.\n"
+        f"Built-in GPT, {s['n_params']:,} parameters, {steps} SFT steps of {batch} on solutions with "
+        f"20% controlled mistakes: loss {s['loss_first']:.3f} -> {s['loss_last']:.3f} in {s['seconds']} s.\n"
     )
     return StageReport(
         "Policy", md, {k: s[k] for k in ("n_params", "loss_first", "loss_last", "seconds")}
@@ -134,8 +138,7 @@ def stage_sample(ctx: Context) -> StageReport:
     return StageReport("Samples and exact step labels", md, summ)
 
 
-STAGES = [stage_world, stage_policy, stage_sample]
-STAGES.append(stage_rl)
+STAGES = [stage_world, stage_policy, stage_sample, stage_label, stage_prm, stage_search, stage_rl]
 
 
 def run(cfg: Config) -> dict:

@@ -246,7 +246,7 @@ def stage_rl(ctx) -> object:
             for k, (s, _) in res.items()
         )
         + "\n![steps per solution](rl_demo_steps.png) ![accuracy](rl_demo_accuracy.png)\n\n"
-        "A run this short shows the direction at best; docs/rl-experiments.md has the multi-seed experiment.\n"
+        "A run this short shows the direction at best; the multi-seed experiment (benchmarks/rl_hacking.py) has not been run yet.\n"
     )
     summ = {
         k: {

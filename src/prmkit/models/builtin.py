@@ -9,7 +9,7 @@ import torch
 from prmkit.models.checkpoint import load_state, read_config, save_checkpoint
 from prmkit.models.generator import Generation, SamplingParams
 from prmkit.models.gpt import GPT, GPTConfig
-from prmkit.models.sampling import sample
+from prmkit.models.sampling import derive_seed, sample
 from prmkit.models.steps import STEP_SEP, split_steps
 from prmkit.models.tokenizer import CharTokenizer
 
@@ -55,6 +55,15 @@ class BuiltinPolicy:
         gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
         enc = [self.encode_prompt(p) for p in prompts]
         flat = [i for i in range(len(prompts)) for _ in range(params.n)]
+        seeds = None
+        if params.seeds is not None:
+            if len(params.seeds) != len(prompts):
+                raise ValueError(f"{len(params.seeds)} seeds for {len(prompts)} prompts")
+            seeds = [
+                derive_seed(params.seeds[i], j)
+                for i in range(len(prompts))
+                for j in range(params.n)
+            ]
         stop = {self.tok.eos_id} | ({self.tok.newline_id} if params.stop_at_step else set())
         results: list[list[Generation]] = [[] for _ in prompts]
         # Sorting by prompt length keeps left padding, and so wasted compute, small.
@@ -71,6 +80,7 @@ class BuiltinPolicy:
                 params.temperature,
                 params.top_p,
                 gen,
+                row_seeds=None if seeds is None else [seeds[k] for k in chunk],
             )
             for k, t, lp, st in zip(chunk, ids, lps, stops):
                 text = self.tok.decode(t)

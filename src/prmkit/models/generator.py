@@ -43,6 +43,9 @@ class SamplingParams:
     """stop after one step instead of at the end of the solution"""
     seed: int | None = None
     """seed for this call; the same seed gives the same samples"""
+    seeds: list[int] | None = None
+    """one seed per prompt (overrides `seed`): a prompt's samples then depend only on its
+    own text and seed, not on the other prompts in the call (resumable, shardable runs)"""
 
 
 class Generator(Protocol):

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from prmkit.models.generator import Generation, SamplingParams
-from prmkit.models.sampling import _top_p_filter
+from prmkit.models.sampling import _top_p_filter, derive_seed, inverse_cdf, row_uniforms
 from prmkit.models.steps import STEP_SEP, split_steps
 
 
@@ -38,7 +38,11 @@ class HFPolicy:
 
     @torch.no_grad()
     def _batch(
-        self, prompts: list[str], params: SamplingParams, gen: torch.Generator | None
+        self,
+        prompts: list[str],
+        params: SamplingParams,
+        gen: torch.Generator | None,
+        seeds: list[int] | None = None,
     ) -> list[Generation]:
         enc = self.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=True)
         ids, mask = enc["input_ids"], enc["attention_mask"]
@@ -52,13 +56,21 @@ class HFPolicy:
         texts = [""] * B
         finished = [False] * B
         done = torch.zeros(B, dtype=torch.bool)
-        for _ in range(params.max_new_tokens):
+        uniforms = (
+            row_uniforms(seeds, params.max_new_tokens)
+            if seeds is not None and params.temperature > 0
+            else None
+        )
+        for t in range(params.max_new_tokens):
             logp = logits.float().log_softmax(-1)
             if params.temperature <= 0:
                 nxt = logp.argmax(-1)
             else:
                 probs = _top_p_filter(logits.float() / params.temperature, params.top_p).softmax(-1)
-                nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+                if uniforms is not None:
+                    nxt = inverse_cdf(probs, uniforms[:, t])
+                else:
+                    nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
             chosen = logp.gather(1, nxt[:, None]).squeeze(1)
             for b in range(B):
                 if done[b]:
@@ -97,7 +109,13 @@ class HFPolicy:
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
         flat = [p for p in prompts for _ in range(params.n)]
+        seeds = (
+            None
+            if params.seeds is None
+            else [derive_seed(s, j) for s in params.seeds for j in range(params.n)]
+        )
         outs: list[Generation] = []
         for s in range(0, len(flat), self.batch_size):
-            outs.extend(self._batch(flat[s : s + self.batch_size], params, gen))
+            part = None if seeds is None else seeds[s : s + self.batch_size]
+            outs.extend(self._batch(flat[s : s + self.batch_size], params, gen, part))
         return [outs[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]

@@ -1,4 +1,5 @@
-"""Open a policy by path: a built-in checkpoint or a Hugging Face model folder."""
+"""Open a policy by path: a built-in checkpoint, a Hugging Face model folder, or the
+address of an OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from prmkit.models.generator import Generator
 
 
 def load_generator(path: str, **kwargs) -> Generator:
-    """A Generator for `path`: prmkit policy checkpoint, or a local HF causal-LM folder."""
+    """A Generator for `path`: prmkit policy checkpoint, a local HF causal-LM folder, or
+    `http(s)://HOST:PORT[/v1][?model=NAME]`, an OpenAI-compatible server (kwargs go to
+    `OpenAIGenerator`: concurrency, timeout, retries, api_key, ...)."""
+    if path.startswith(("http://", "https://")):
+        from prmkit.models.openai_backend import OpenAIGenerator
+
+        return OpenAIGenerator(path, **kwargs)
     cfg_path = Path(path) / "config.json"
     if not cfg_path.exists():
         raise InputError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 
 from prmkit.models.gpt import GPT, KVCache
@@ -16,6 +18,37 @@ def _top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     drop = cum - sorted_logits.softmax(-1) >= top_p  # keep the token that crosses top_p
     sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
     return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 63-bit seed from any parts (a run seed, an item id, an index...).
+
+    The same parts always give the same seed, in every process and Python version.
+    """
+    h = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") >> 1
+
+
+def row_uniforms(seeds: list[int], n: int) -> torch.Tensor:
+    """(B, n) uniforms in [0, 1), row b drawn from its own generator seeded seeds[b]."""
+    return torch.stack(
+        [
+            torch.rand(n, generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+            for s in seeds
+        ]
+    )
+
+
+def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Sample one index per row of probs (B, V) by inverse CDF with uniforms u (B,).
+
+    A row's draw depends on its own probabilities and uniform only, never on the
+    other rows of the batch.
+    """
+    cdf = probs.double().cumsum(-1)
+    # right=True: the first index whose cdf exceeds u * total, never a zero-probability token.
+    idx = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).squeeze(1)
+    return idx.clamp(max=probs.shape[-1] - 1)
 
 
 def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,25 +74,33 @@ def sample(
     top_p: float = 1.0,
     generator: torch.Generator | None = None,
     use_cache: bool = True,
+    row_seeds: list[int] | None = None,
 ) -> tuple[list[list[int]], list[list[float]], list[int | None]]:
     """Sample continuations for a batch of token-id prompts.
 
     Returns per row: the new token ids (stop token included), their log-probs under
     the model at temperature 1, and the stop token that ended the row (None if it ran
     out of tokens). `use_cache=False` re-runs the whole sequence each step: the slow
-    reference that the benchmark compares against.
+    reference that the benchmark compares against. `row_seeds` (one per row) makes each
+    row's sample depend only on its own prompt and seed, not on the rest of the batch:
+    every row gets its own token budget and its own random stream.
     """
     model.eval()
     B = len(prompts)
     ids, mask = left_pad(prompts, pad_id)
     P = ids.shape[1]
-    budget = min(max_new_tokens, model.cfg.block_size - P)
-    if budget <= 0:
+    pos0 = (mask.long().cumsum(1) - 1).clamp(min=0)  # (B, P) real positions
+    n_real = mask.sum(1)  # (B,)
+    # Each row may grow up to block_size from its own length, whatever the batch holds.
+    row_budget = (model.cfg.block_size - n_real).clamp(max=max_new_tokens)
+    budget = int(row_budget.max())
+    if int(row_budget.min()) <= 0:
         raise ValueError(
             f"prompt of {P} tokens leaves no room in block_size {model.cfg.block_size}"
         )
-    pos0 = (mask.long().cumsum(1) - 1).clamp(min=0)  # (B, P) real positions
-    n_real = mask.sum(1)  # (B,)
+    uniforms = (
+        row_uniforms(row_seeds, budget) if row_seeds is not None and temperature > 0 else None
+    )
     device = next(model.parameters()).device
     cache = (
         KVCache(model.cfg, B, P + budget, next(model.parameters()).dtype, device)
@@ -72,27 +113,45 @@ def sample(
     lps = torch.zeros((B, budget))
     done = torch.zeros(B, dtype=torch.bool)
     stop_tok = torch.full((B,), -1, dtype=torch.long)
-    lengths = torch.full((B,), budget, dtype=torch.long)
+    lengths = row_budget.clone()
     stop = torch.tensor(sorted(stop_ids), dtype=torch.long)
+    # With per-row streams, finished rows can leave the batch: the rest are unchanged.
+    compact = row_seeds is not None and use_cache
+    act = torch.arange(B)  # the original row of each row still in the batch
     for t in range(budget):
         logp = logits.float().log_softmax(-1)
         if temperature <= 0:
             nxt = logp.argmax(-1)
         else:
             probs = _top_p_filter(logits.float() / temperature, top_p).softmax(-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if uniforms is not None:
+                nxt = inverse_cdf(probs, uniforms[act, t])
+            else:
+                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
-        out[:, t] = nxt
-        lps[:, t] = logp.gather(1, nxt[:, None]).squeeze(1)
+        out[act, t] = nxt
+        lps[act, t] = logp.gather(1, nxt[:, None]).squeeze(1)
         hit = ~done & torch.isin(nxt, stop)
-        lengths = torch.where(hit, torch.full_like(lengths, t + 1), lengths)
-        stop_tok = torch.where(hit, nxt, stop_tok)
-        done = done | hit
+        lengths[act] = torch.where(hit, torch.full_like(nxt, t + 1), lengths[act])
+        stop_tok[act] = torch.where(hit, nxt, stop_tok[act])
+        done = done | hit | (row_budget <= t + 1)
         if bool(done.all()) or t == budget - 1:
             break
-        step_pos = (n_real + t)[:, None]
+        if compact and 4 * int(done.sum()) >= len(done):
+            keep = (~done).nonzero().squeeze(1)
+            act, done, nxt, n_real, row_budget = (
+                act[keep],
+                done[keep],
+                nxt[keep],
+                n_real[keep],
+                row_budget[keep],
+            )
+            full_mask = full_mask[keep]
+            cache.k, cache.v = cache.k[:, keep], cache.v[:, keep]
+        # Rows past their own budget are done; clamping keeps their (discarded) positions valid.
+        step_pos = (n_real + t).clamp(max=model.cfg.block_size - 1)[:, None]
         # Finished rows keep decoding padding; their outputs are discarded.
-        full_mask = torch.cat([full_mask, torch.ones((B, 1), dtype=torch.bool)], 1)
+        full_mask = torch.cat([full_mask, torch.ones((len(act), 1), dtype=torch.bool)], 1)
         if use_cache:
             logits = model(nxt[:, None], key_mask=full_mask, pos=step_pos, cache=cache)[:, -1]
         else:

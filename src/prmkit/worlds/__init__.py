@@ -4,10 +4,10 @@ WORLDS maps a world's name to its module; every world module exposes
 `grade(prompt, reference, steps) -> Grade` and `extract_answer(steps)`.
 """
 
-from prmkit.worlds import arithmetic
+from prmkit.worlds import arithmetic, gsm8k
 from prmkit.worlds.base import Grade
 
-WORLDS = {"arithmetic": arithmetic}
+WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k}
 
 
 def get_world(name: str):
@@ -16,4 +16,4 @@ def get_world(name: str):
     return WORLDS[name]
 
 
-__all__ = ["WORLDS", "Grade", "arithmetic", "get_world"]
+__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k"]

@@ -70,7 +70,7 @@ def apply(a: int, op: str, b: int) -> int:
     return a * b
 
 
-def _draw_op(rng: random.Random, v: int, d: Difficulty) -> tuple[str, int]:
+def _draw_op(rng: random.Random, v: int, d: Difficulty) -> tuple[str, int] | None:
     for _ in range(100):
         op = rng.choice(d.operators)
         b = rng.randint(1, d.max_operand)
@@ -78,18 +78,25 @@ def _draw_op(rng: random.Random, v: int, d: Difficulty) -> tuple[str, int]:
             continue  # a problem should never contain its own no-op
         if 0 <= apply(v, op, b) <= d.max_value:
             return op, b
-    # Always possible: subtracting 1 from a positive value, or adding 1 below the bound.
-    return ("-", 1) if v > 0 else ("+", 1)
+    return None
 
 
 def make_problem(rng: random.Random, d: Difficulty, pid: str) -> dict:
-    start = rng.randint(1, d.max_start)
-    n = rng.randint(d.min_ops, d.max_ops)
-    v, ops = start, []
-    for _ in range(n):
-        op, b = _draw_op(rng, v, d)
-        ops.append((op, b))
-        v = apply(v, op, b)
+    """One problem; redrawn from a new start when the chain runs out of legal operations."""
+    for _ in range(1000):
+        start = rng.randint(1, d.max_start)
+        n = rng.randint(d.min_ops, d.max_ops)
+        v, ops = start, []
+        for _ in range(n):
+            drawn = _draw_op(rng, v, d)
+            if drawn is None:
+                break
+            ops.append(drawn)
+            v = apply(v, *drawn)
+        if len(ops) == n:
+            break
+    else:
+        raise ValueError(f"these difficulty settings admit no {d.min_ops}-operation problem: {d}")
     chain = ", ".join(f"{op}{b}" for op, b in ops)
     return {
         "id": pid,

@@ -1,0 +1,127 @@
+"""Label solution steps automatically: mc, omega, progress, verify, judge, consensus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from prmkit.label.engine import NEEDS_POLICY, LabelJob, run_labeling
+from prmkit.worlds import WORLDS
+
+
+@dataclass
+class Config:
+    method: Literal["mc", "omega", "progress", "verify", "judge", "consensus"]
+    """labeling method: mc (Math-Shepherd), omega (OmegaPRM binary search), progress (Setlur et al. advantages), verify (the world's rule verifier), judge (an LLM over an OpenAI-compatible endpoint), consensus (keep steps where --in and --with agree)"""
+    in_: str
+    """samples to label (JSONL from `prmkit sample`; for consensus: the first label set)"""
+    out: str
+    """labeled samples (JSONL); an existing file is resumed: its ids are skipped"""
+    policy: str = ""
+    """policy for rollouts (mc, omega, progress): a prmkit checkpoint or a local Hugging Face model folder"""
+    k: int = 8
+    """rollouts per prefix (mc, omega, progress), or judge answers per solution (judge)"""
+    seed: int = 0
+    """run seed; each item's rollouts are seeded from it and the item id"""
+    chunk: int = 64
+    """items per batched generation call (and per write)"""
+    max_new_tokens: int = 96
+    """most tokens per rollout"""
+    temperature: float = 1.0
+    """rollout sampling temperature"""
+    top_p: float = 1.0
+    """rollout nucleus sampling mass"""
+    world: str = "auto"
+    """world that reads answers and verifies steps: arithmetic, gsm8k, or auto (each sample's meta.world, else arithmetic)"""
+    omega_after: Literal["negative", "truncate"] = "negative"
+    """omega: steps after the first error are labeled wrong (negative) or dropped from the sample (truncate)"""
+    omega_early_stop: bool = True
+    """omega: draw a probe's k rollouts in waves and stop at the first success (same labels, fewer rollouts)"""
+    with_: str = ""
+    """consensus: the second label set (JSONL), matched to --in by sample id"""
+    consensus_mode: Literal["step", "first_error"] = "step"
+    """consensus: keep the agreeing prefix of steps (step), or whole samples whose first errors agree (first_error)"""
+    judge_url: str = ""
+    """judge: base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1"""
+    judge_model: str = "judge"
+    """judge: model name sent to the endpoint"""
+    judge_api: Literal["chat", "completions"] = "chat"
+    """judge: POST to /chat/completions or to /completions"""
+    judge_template: str = ""
+    """judge: prompt template file with {problem}, {steps}, {n_steps} (default: a ProcessBench-style prompt)"""
+    judge_temperature: float = 0.7
+    """judge: sampling temperature of the judge's answers"""
+    judge_max_tokens: int = 512
+    """judge: most tokens per answer"""
+    judge_api_key_env: str = "OPENAI_API_KEY"
+    """judge: environment variable holding the API key (sent as a Bearer token if set)"""
+    judge_timeout: float = 60.0
+    """judge: seconds per HTTP request"""
+    judge_retries: int = 3
+    """judge: retries of a failed request (429, 5xx, connection errors), with backoff"""
+    judge_concurrency: int = 4
+    """judge: requests in flight at once"""
+    engine: Literal["local", "ray"] = "local"
+    """local: this process; ray: chunks spread over Ray workers (pip install 'prmkit[ray]')"""
+    address: str = ""
+    """ray: address of a running Ray cluster (default: start a local one)"""
+    num_cpus: int = 0
+    """ray: workers (one CPU each); 0 = every CPU of the machine or cluster"""
+    progress: bool = True
+    """show a progress bar"""
+
+    def check(self) -> None:
+        if self.k < 1:
+            raise ValueError("--k must be at least 1")
+        if self.chunk < 1:
+            raise ValueError("--chunk must be at least 1")
+        if self.method in NEEDS_POLICY and not self.policy:
+            raise ValueError(f"--method {self.method} needs --policy")
+        if self.method == "consensus" and not self.with_:
+            raise ValueError("--method consensus needs --with (the second label set)")
+        if self.method == "judge" and not self.judge_url:
+            raise ValueError("--method judge needs --judge-url")
+        if self.world != "auto" and self.world not in WORLDS:
+            raise ValueError(f"--world must be auto or one of {sorted(WORLDS)}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("--top-p must lie in (0, 1]")
+        if self.num_cpus < 0:
+            raise ValueError("--num-cpus must be 0 or more")
+
+    def job(self) -> LabelJob:
+        opts = {
+            "omega_after": self.omega_after,
+            "omega_early_stop": self.omega_early_stop,
+            "consensus_mode": self.consensus_mode,
+        }
+        opts |= {
+            k: getattr(self, k)
+            for k in self.__dataclass_fields__
+            if k.startswith("judge_") and k != "judge_template"
+        }
+        return LabelJob(
+            method=self.method,
+            policy=self.policy,
+            k=self.k,
+            seed=self.seed,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            world=self.world,
+            with_path=self.with_,
+            judge_template=self.judge_template,
+            options=opts,
+        )
+
+
+def run(cfg: Config) -> dict:
+    return run_labeling(
+        cfg.job(),
+        cfg.in_,
+        cfg.out,
+        cfg.chunk,
+        cfg.engine,
+        cfg.address,
+        cfg.num_cpus or None,
+        cfg.progress,
+    )

@@ -1,0 +1,141 @@
+"""Train a PRM (discriminative, hard or soft labels), an ORM, or an implicit PRM."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from prmkit.data import InputError
+from prmkit.data.converters import read_samples
+from prmkit.models.checkpoint import read_config
+from prmkit.models.gpt import GPTConfig
+from prmkit.models.tokenizer import CharTokenizer
+from prmkit.prm.implicit import ImplicitPRM
+from prmkit.prm.models import BuiltinStepModel, HFStepModel
+from prmkit.prm.tagging import StepFormat
+from prmkit.prm.train import TrainSettings, label_source, train_implicit, train_step_model
+
+
+def unescape(text: str) -> str:
+    r"""Flags cannot hold a newline easily: `\n` and `\t` written in a flag mean them."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
+@dataclass
+class Config:
+    data: str
+    """labeled samples: prmkit JSONL (labels.soft / labels.hard, else the exact first_error), or a TRL, ProcessBench, Math-Shepherd or PRM800K file (detected)"""
+    out: str
+    """output checkpoint directory (model.safetensors + config.json)"""
+    kind: Literal["prm", "orm", "implicit"] = "prm"
+    """prm: every step supervised; orm: the final step's outcome only; implicit: an LM trained on outcomes (Yuan et al. 2024)"""
+    labels: Literal["hard", "soft"] = "hard"
+    """prm targets: hard 0/1 labels, or soft labels in [0, 1] (binary cross-entropy) where a sample has them"""
+    backend: Literal["builtin", "hf"] = "builtin"
+    """builtin: the small GPT; hf: a local Hugging Face model given by --init"""
+    init: str = ""
+    """starting weights: a built-in policy checkpoint (builtin; required for implicit) or a local HF model folder (hf; required)"""
+    head: Literal["lm", "tokcls"] = "lm"
+    """hf prm/orm head: lm reads two reward-token logits (Math-Shepherd); tokcls adds a 2-class token-classification head"""
+    tag: str = "\\n"
+    """hf: the step-end tag text, encoded on its own after every step (\\n means newline)"""
+    prompt_sep: str = "\\n"
+    """hf: text between the prompt and the first step ('' gives TRL's layout)"""
+    good_token: str = "+"
+    """hf lm head: the token read as 'step is correct' (one token)"""
+    bad_token: str = "-"
+    """hf lm head: the token read as 'step is wrong' (one token)"""
+    steps: int = 400
+    """optimizer steps"""
+    batch_size: int = 32
+    """solutions per step"""
+    lr: float = 1e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
+    warmup: int = 20
+    """warm-up steps"""
+    weight_decay: float = 0.01
+    """AdamW weight decay"""
+    pos_weight: float = 1.0
+    """loss weight of correct-step targets relative to wrong-step targets"""
+    beta: float = 0.05
+    """implicit: reward scale beta in beta * log(pi_phi / pi_ref)"""
+    d_model: int = 128
+    """builtin without --init: transformer width"""
+    n_layer: int = 4
+    """builtin without --init: transformer blocks"""
+    n_head: int = 4
+    """builtin without --init: attention heads"""
+    block_size: int = 256
+    """builtin: longest tagged solution in tokens"""
+    seed: int = 0
+    """random seed"""
+    progress: bool = True
+    """show a progress bar"""
+
+    def check(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("--steps and --batch-size must be at least 1")
+        if self.backend == "hf" and not self.init:
+            raise ValueError("--backend hf needs --init, a local Hugging Face model folder")
+        if self.kind == "implicit" and not self.init:
+            raise ValueError(
+                "--kind implicit needs --init: the policy (pi_ref, and pi_phi's start)"
+            )
+        if self.beta <= 0:
+            raise ValueError("--beta must be positive")
+        if self.d_model % self.n_head:
+            raise ValueError("--d-model must be divisible by --n-head")
+
+
+def build_model(cfg: Config):
+    """The untrained model that `cfg` asks for."""
+    if cfg.kind == "implicit":
+        return ImplicitPRM.from_policy(cfg.init, cfg.beta)
+    kind = "orm" if cfg.kind == "orm" else "prm"
+    if cfg.backend == "hf":
+        fmt = StepFormat(tag=unescape(cfg.tag), prompt_sep=unescape(cfg.prompt_sep), bos=True)
+        return HFStepModel.from_pretrained(
+            cfg.init, cfg.head, fmt, kind, good_token=cfg.good_token, bad_token=cfg.bad_token
+        )
+    gcfg = GPTConfig(
+        CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
+    )
+    if cfg.init:
+        g = read_config(cfg.init, "policy")["gpt"]
+        gcfg = GPTConfig(
+            g["vocab_size"],
+            max(cfg.block_size, g["block_size"]),
+            g["n_layer"],
+            g["n_head"],
+            g["d_model"],
+        )
+    return BuiltinStepModel.new(gcfg, kind, cfg.init or None)
+
+
+def run(cfg: Config) -> dict:
+    samples = read_samples(cfg.data)
+    t0 = time.time()
+    model = build_model(cfg)
+    s = TrainSettings(
+        cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
+    )
+    try:
+        if cfg.kind == "implicit":
+            log = train_implicit(model, samples, s, cfg.progress)
+            source = "outcomes"
+        else:
+            log = train_step_model(model, samples, s, cfg.labels, cfg.progress)
+            source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
+    except ValueError as e:  # e.g. text outside the built-in vocabulary, a too-long solution
+        raise InputError(str(e), cfg.data) from None
+    extra = {
+        "train": log
+        | {"data": cfg.data, "labels": cfg.labels, "label_source": source, "seed": cfg.seed}
+    }
+    model.save(cfg.out, extra)
+    return (
+        {"command": "prm train", "out": cfg.out, "kind": model.kind, "label_source": source}
+        | log
+        | {"seconds": round(time.time() - t0, 1)}
+    )

@@ -1,0 +1,69 @@
+"""Serve a PRM over HTTP: /score, OpenRLHF /get_reward, /health, with dynamic batching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from prmkit.serve.http import ServeOptions
+from prmkit.worlds import WORLDS
+
+
+@dataclass
+class Config(ServeOptions):
+    model: str
+    """the PRM: a trained PRM directory, or `rule` for the world's exact verifier"""
+    max_batch_size: int = 64
+    """most items scored in one PRM call"""
+    max_wait_ms: float = 5.0
+    """longest wait after an item arrives for more items to fill its batch"""
+    aggregator: Literal["min", "prod", "mean", "last"] = "min"
+    """how step scores become one reward (the `reward` field and /get_reward)"""
+    empty_reward: float = 0.0
+    """/get_reward's reward for a response with no steps"""
+    max_items: int = 256
+    """most items (batch form) or queries (/get_reward) per request"""
+    max_steps: int = 64
+    """most steps per item"""
+    max_chars: int = 16384
+    """most characters per item"""
+    world: str = "arithmetic"
+    """world of the rule PRM"""
+
+    def check(self) -> None:
+        if self.max_batch_size < 1:
+            raise ValueError("--max-batch-size must be at least 1")
+        if self.max_wait_ms < 0:
+            raise ValueError("--max-wait-ms must be at least 0")
+        super().check()
+        if min(self.max_items, self.max_steps, self.max_chars) < 1:
+            raise ValueError("limits must be at least 1")
+        if self.world not in WORLDS:
+            raise ValueError(f"--world must be one of {sorted(WORLDS)}")
+
+
+def run(cfg: Config) -> dict:
+    from prmkit.serve.http import resolve_token, run_command_server
+    from prmkit.serve.prm_server import Limits, create_app, load_scorer
+
+    scorer = load_scorer(cfg.model, cfg.world)
+    app = create_app(
+        scorer,
+        max_batch_size=cfg.max_batch_size,
+        max_wait_ms=cfg.max_wait_ms,
+        token=resolve_token(cfg.token),
+        max_body_bytes=cfg.max_body_bytes,
+        limits=Limits(cfg.max_items, cfg.max_steps, cfg.max_chars),
+        aggregator=cfg.aggregator,
+        empty_reward=cfg.empty_reward,
+    )
+    url, seconds = run_command_server(
+        app, cfg.host, cfg.port, f"PRM {cfg.model!r}", cfg.access_log, cfg.threads
+    )
+    return {
+        "command": "serve prm",
+        "url": url,
+        "seconds": seconds,
+        **app.state.counts,
+        **app.state.batcher.stats(),
+    }

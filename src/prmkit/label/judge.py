@@ -1,0 +1,216 @@
+"""LLM-as-judge step labels over any OpenAI-compatible endpoint (standard library only).
+
+The judge reads the problem and the numbered steps (a prompt template from a file,
+placeholders {problem}, {steps}, {n_steps}) and names the first wrong step, as in
+ProcessBench (Zheng et al. 2024, "ProcessBench: Identifying Process Errors in
+Mathematical Reasoning"): `\\boxed{i}` with i the 0-based step index, or -1 when every
+step is right. m answers are sampled per solution and the first error is their
+majority vote (ties go to the earlier step; -1 counts as after every step):
+
+    first_error = argmax_i #{j : parse(answer_j) = i}
+    hard_i = i < first_error
+
+Answers that cannot be parsed abstain. A solution with no valid vote gets no labels
+(meta "label_error" says why) but is still written, so a rerun does not redo it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from prmkit.data import Sample
+from prmkit.data.formats import hard_from_first_error
+from prmkit.label.base import LabelContext, with_labels
+
+DEFAULT_TEMPLATE = """The following is a math problem and a step-by-step solution. Review each step.
+
+[Problem]
+{problem}
+
+[Solution] ({n_steps} steps, numbered from 0)
+{steps}
+
+Find the earliest step that contains an error (a wrong calculation, a wrong use of
+the problem's data, or a wrong conclusion). Reply with its index in \\boxed{}, for
+example \\boxed{2}. If every step is correct, reply \\boxed{-1}.
+"""
+
+_BOXED = re.compile(r"\\boxed\{\s*(-?\d+)\s*\}")
+_PHRASE = re.compile(
+    r"(?:first|earliest)\s+(?:wrong|incorrect|erroneous)\s+step\s*(?:is|:)?\s*(?:step\s*)?(-?\d+)",
+    re.IGNORECASE,
+)
+_NONE = re.compile(
+    r"\b(?:no (?:wrong|incorrect) steps?|all steps are correct|every step is correct)\b",
+    re.IGNORECASE,
+)
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+def render_prompt(template: str, sample: Sample) -> str:
+    """Fill {problem}, {steps} (one 'Step i: text' per line) and {n_steps}; other braces stay."""
+    steps = "\n".join(f"Step {i}: {s}" for i, s in enumerate(sample.steps))
+    return (
+        template.replace("{problem}", sample.prompt)
+        .replace("{steps}", steps)
+        .replace("{n_steps}", str(len(sample.steps)))
+    )
+
+
+def parse_first_error(text: str, n_steps: int) -> int | None:
+    """The judge's first wrong step (0-based, -1 for none), or None if it names none validly.
+
+    Reads the last `\\boxed{i}`; failing that, 'first wrong step is i' or 'all steps
+    are correct'. An index outside -1..n_steps-1 is no valid answer.
+    """
+    boxed = _BOXED.findall(text)
+    if boxed:
+        i = int(boxed[-1])
+    else:
+        m = _PHRASE.search(text)
+        if m:
+            i = int(m.group(1))
+        elif _NONE.search(text):
+            i = -1
+        else:
+            return None
+    return i if -1 <= i < n_steps else None
+
+
+def majority(votes: list[int]) -> int | None:
+    """The most common vote; ties go to the earlier step, with -1 ranked last."""
+    if not votes:
+        return None
+    counts = Counter(votes)
+    return max(counts, key=lambda i: (counts[i], -(i if i >= 0 else 1 << 30)))
+
+
+@dataclass
+class JudgeClient:
+    """An OpenAI-compatible endpoint: POST {url}/chat/completions or {url}/completions."""
+
+    url: str
+    model: str
+    api: str = "chat"
+    temperature: float = 0.7
+    max_tokens: int = 512
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 60.0
+    retries: int = 3
+
+    def _post(self, payload: dict) -> dict:
+        endpoint = self.url.rstrip("/") + (
+            "/chat/completions" if self.api == "chat" else "/completions"
+        )
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        body = json.dumps(payload).encode()
+        last = ""
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                    return json.loads(r.read().decode("utf-8"))
+            except urllib.error.HTTPError as e:
+                detail = e.read().decode("utf-8", "replace")[:200]
+                last = f"HTTP {e.code}: {detail}"
+                if e.code not in RETRY_STATUS:
+                    break
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                last = str(getattr(e, "reason", e))
+            except json.JSONDecodeError as e:
+                last = f"response is not JSON: {e}"
+            if attempt < self.retries:
+                time.sleep(min(8.0, 0.25 * 2**attempt))
+        raise ConnectionError(f"judge endpoint {endpoint} failed: {last}")
+
+    def sample(self, prompt: str, m: int) -> tuple[list[str], int, int]:
+        """m answers to one prompt: (texts, completion tokens reported, requests made)."""
+        texts, tokens, requests = [], 0, 0
+        while len(texts) < m and requests < 2 * m:
+            payload = {
+                "model": self.model,
+                "n": m - len(texts),
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
+            }
+            if self.api == "chat":
+                payload["messages"] = [{"role": "user", "content": prompt}]
+            else:
+                payload["prompt"] = prompt
+            resp = self._post(payload)
+            requests += 1
+            choices = resp.get("choices") or []
+            if not choices:
+                raise ConnectionError(f"judge endpoint {self.url} returned no choices")
+            for c in choices[: m - len(texts)]:
+                text = (
+                    (c.get("message") or {}).get("content") if self.api == "chat" else c.get("text")
+                )
+                texts.append(text or "")
+            tokens += int((resp.get("usage") or {}).get("completion_tokens") or 0)
+        return texts, tokens, requests
+
+
+def client_from(ctx: LabelContext) -> JudgeClient:
+    o = ctx.options
+    if not o.get("judge_url"):
+        raise ValueError("the judge method needs --judge-url (an OpenAI-compatible base URL)")
+    return JudgeClient(
+        url=o["judge_url"],
+        model=o.get("judge_model", "judge"),
+        api=o.get("judge_api", "chat"),
+        temperature=o.get("judge_temperature", 0.7),
+        max_tokens=o.get("judge_max_tokens", 512),
+        api_key_env=o.get("judge_api_key_env", "OPENAI_API_KEY"),
+        timeout=o.get("judge_timeout", 60.0),
+        retries=o.get("judge_retries", 3),
+    )
+
+
+def judge_one(client: JudgeClient, template: str, s: Sample, m: int) -> Sample:
+    texts, tokens, requests = client.sample(render_prompt(template, s), m)
+    parsed = [parse_first_error(t, len(s.steps)) for t in texts]
+    votes = [v for v in parsed if v is not None]
+    prov = {
+        "method": "judge",
+        "k": m,
+        "rollouts": len(texts),
+        "tokens": tokens,
+        "model": client.model,
+        "api": client.api,
+        "votes": votes,
+        "unparsed": len(parsed) - len(votes),
+        "requests": requests,
+    }
+    fe = majority(votes)
+    if fe is None:
+        return dataclasses.replace(
+            s,
+            labels=None,
+            meta=s.meta
+            | {"label_error": f"judge gave no parsable answer in {m} samples", "judge": prov},
+        )
+    agree = votes.count(fe) / len(votes)
+    return with_labels(
+        s, hard_from_first_error(fe, len(s.steps)), None, prov | {"agreement": round(agree, 4)}
+    )
+
+
+def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
+    client = client_from(ctx)
+    template = ctx.options.get("judge_template_text") or DEFAULT_TEMPLATE
+    workers = max(1, int(ctx.options.get("judge_concurrency", 4)))
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda s: judge_one(client, template, s, ctx.k), samples))

@@ -1,0 +1,97 @@
+"""One-pass step scoring, and `load_prm` that opens any PRM checkpoint as a StepScorer.
+
+A solution is encoded once with a tag after every step (`tagging.tag_steps`); one
+causal forward pass reads all tags, so step k's score sees exactly the prompt and
+steps 1..k. Solutions are grouped by length (`length_buckets`) so batches carry
+little padding. `score_per_prefix` is the slow reference (one pass per prefix) that
+the benchmark and the tests compare against.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from prmkit.data import InputError
+from prmkit.models.checkpoint import read_config
+from prmkit.prm.base import RulePRM, StepScorer
+from prmkit.prm.implicit import IMPLICIT_KIND, ImplicitPRM
+from prmkit.prm.models import STEP_KINDS, StepModel, load_step_model
+from prmkit.prm.tagging import collate, length_buckets
+
+ALL_KINDS = (*STEP_KINDS, IMPLICIT_KIND, "rule")
+
+
+class ModelScorer:
+    """A trained PRM (any `StepModel`) behind the StepScorer protocol.
+
+    max_tokens: padded tokens per forward pass; max_batch: solutions per pass.
+    """
+
+    def __init__(self, model: StepModel, max_tokens: int = 16384, max_batch: int = 256) -> None:
+        self.model = model.eval()
+        self.kind = model.kind
+        self.max_tokens = max_tokens
+        self.max_batch = max_batch
+
+    @torch.no_grad()
+    def logits(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        """Per-step logits (sigmoid gives the probability), one pass per solution."""
+        encoded = [self.model.encode(p, list(steps)) for p, steps in items]
+        out: list[list[float]] = [[] for _ in items]
+        for chunk in length_buckets(
+            [len(e.input_ids) for e in encoded], self.max_tokens, self.max_batch
+        ):
+            batch = collate([encoded[i] for i in chunk], self.model.pad_id, chunk)
+            z = self.model.step_logits(batch).float().cpu().tolist()
+            k = 0
+            for i in chunk:
+                n = len(encoded[i].tag_positions)
+                out[i] = z[k : k + n]
+                k += n
+        return out
+
+    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        logits = self.logits(items)
+        return [torch.tensor(z).sigmoid().tolist() if z else [] for z in logits]
+
+
+@torch.no_grad()
+def score_per_prefix(
+    model: StepModel,
+    items: list[tuple[str, list[str]]],
+    max_tokens: int = 16384,
+    max_batch: int = 256,
+) -> list[list[float]]:
+    """The naive reference: one forward pass per prefix, reading the last tag each time."""
+    model.eval()
+    flat = [(i, k) for i, (_, steps) in enumerate(items) for k in range(1, len(steps) + 1)]
+    encoded = [model.encode(items[i][0], list(items[i][1][:k])) for i, k in flat]
+    z_all = [0.0] * len(flat)
+    for chunk in length_buckets([len(e.input_ids) for e in encoded], max_tokens, max_batch):
+        batch = collate([encoded[j] for j in chunk], model.pad_id, chunk)
+        z = model.step_logits(batch)
+        ends = batch.tags.sum(1).cumsum(0) - 1  # the last tag of each row
+        for j, v in zip(chunk, z[ends].float().cpu().tolist()):
+            z_all[j] = v
+    out: list[list[float]] = [[] for _ in items]
+    for (i, _), v in zip(flat, z_all):
+        out[i].append(float(torch.tensor(v).sigmoid()))
+    return out
+
+
+def load_prm(path: str, **kw) -> StepScorer:
+    """Any PRM as a StepScorer: "rule" / "rule:WORLD", or a checkpoint folder whose
+    config.json kind is prm, orm, implicit-prm or rule."""
+    if path == "rule" or path.startswith("rule:"):
+        return RulePRM(path.split(":", 1)[1] if ":" in path else "arithmetic")
+    cfg = read_config(path, ALL_KINDS)
+    if cfg["kind"] == "rule":
+        try:
+            return RulePRM(cfg.get("world", "arithmetic"))
+        except ValueError as e:
+            raise InputError(str(e), str(Path(path) / "config.json")) from None
+    if cfg["kind"] == IMPLICIT_KIND:
+        return ModelScorer(ImplicitPRM.load(path, cfg), **kw)
+    return ModelScorer(load_step_model(path), **kw)

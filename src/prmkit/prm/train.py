@@ -1,0 +1,170 @@
+"""Training loops: step PRMs (hard or soft labels), ORMs, implicit PRMs.
+
+Every example goes through the model's `encode` (the one tagging function), so the
+positions supervised here are exactly the positions read at scoring time.
+
+- Step PRM: binary cross-entropy at each step tag on a target in [0, 1] (hard labels
+  are 0/1; soft labels are e.g. Monte-Carlo success rates).
+- ORM: the same loss at the final step's tag only, on the outcome.
+- Implicit PRM: `implicit_ce_loss` on the sequence reward beta * sum log pi_phi/pi_ref
+  against the outcome (see prmkit.prm.implicit).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from prmkit.data import Sample
+from prmkit.data.formats import hard_from_first_error, sample_labels
+from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
+from prmkit.prm.models import StepModel
+from prmkit.prm.tagging import IGNORE, Tagged, collate
+
+
+@dataclass
+class TrainSettings:
+    steps: int = 400
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup: int = 20
+    weight_decay: float = 0.01
+    seed: int = 0
+    pos_weight: float = 1.0
+    """weight of the loss on positive (correct-step) targets relative to negatives"""
+
+
+def step_targets(s: Sample, labels: str = "hard") -> list[float]:
+    """Per-step targets of a labeled sample: its soft labels (labels="soft", when it has
+    them), else its hard labels, else the exact first error."""
+    lab = sample_labels(s)
+    if labels == "soft" and lab.soft is not None:
+        return list(lab.soft)
+    hard = (
+        lab.hard if lab.hard is not None else hard_from_first_error(lab.first_error, len(s.steps))
+    )
+    return [float(h) for h in hard]
+
+
+def outcome(s: Sample) -> float:
+    """1.0 if the solution is correct: its grade, else its labels' first error."""
+    if s.correct is not None:
+        return float(s.correct)
+    return float(sample_labels(s).first_error < 0)
+
+
+def label_source(samples: Sequence[Sample], labels: str) -> str:
+    """The labeling method the targets come from, e.g. 'mc', 'verify', 'exact'."""
+    methods = set()
+    for s in samples:
+        if s.labels is None:
+            methods.add("exact")
+        else:
+            p = s.labels.provenance
+            m = p.get("method") or p.get("source") or "labels"
+            methods.add(f"{m}-soft" if labels == "soft" and s.labels.soft is not None else str(m))
+    return "+".join(sorted(methods))
+
+
+def _lr(s: TrainSettings, step: int) -> float:
+    return (
+        s.lr
+        * min(1.0, (step + 1) / max(1, s.warmup))
+        * 0.5
+        * (1 + math.cos(math.pi * step / s.steps))
+    )
+
+
+def _loop(
+    model: torch.nn.Module, examples: list, loss_fn, s: TrainSettings, desc: str, progress: bool
+) -> dict:
+    torch.manual_seed(s.seed)
+    rng = random.Random(s.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95))
+    model.train()
+    losses, t0 = [], time.time()
+    bar = tqdm(range(s.steps), desc=desc, disable=not progress, leave=False)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = _lr(s, step)
+        batch = [
+            examples[rng.randrange(len(examples))] for _ in range(min(s.batch_size, len(examples)))
+        ]
+        loss = loss_fn(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    k = max(1, len(losses) // 10)
+    changed = sum(float((p.detach() - b).abs().max()) > 0 for p, b in zip(params, before))
+    return {
+        "loss_first": round(sum(losses[:k]) / k, 4),
+        "loss_last": round(sum(losses[-k:]) / k, 4),
+        "steps": s.steps,
+        "examples": len(examples),
+        "tensors_changed": f"{changed}/{len(params)}",
+        "seconds": round(time.time() - t0, 1),
+    }
+
+
+def encode_for_training(
+    model: StepModel, samples: Sequence[Sample], labels: str = "hard"
+) -> list[Tagged]:
+    """Tagged examples with targets: every step (PRM) or the final step's outcome (ORM)."""
+    out = []
+    for s in samples:
+        if model.kind == "orm":
+            targets: list[float | None] = [None] * (len(s.steps) - 1) + [outcome(s)]
+        else:
+            targets = list(step_targets(s, labels))
+        out.append(model.encode(s.prompt, s.steps, targets))
+    return out
+
+
+def train_step_model(
+    model: StepModel,
+    samples: Sequence[Sample],
+    s: TrainSettings,
+    labels: str = "hard",
+    progress: bool = True,
+) -> dict:
+    """Train a step PRM or ORM in place; returns a log summary (loss first/last, ...)."""
+    examples = encode_for_training(model, samples, labels)
+
+    def loss_fn(batch: list[Tagged]) -> torch.Tensor:
+        b = collate(batch, model.pad_id)
+        z = model.step_logits(b)  # (N,)
+        t = b.targets[b.tags].to(z.device)  # (N,) IGNORE where unsupervised
+        keep = t != IGNORE
+        w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
+        return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
+
+    return _loop(model, examples, loss_fn, s, f"{model.kind} train", progress)
+
+
+def train_implicit(
+    model: ImplicitPRM, samples: Sequence[Sample], s: TrainSettings, progress: bool = True
+) -> dict:
+    """Train an implicit PRM on outcomes only (never on step labels)."""
+    examples = [(model.encode(x.prompt, x.steps), outcome(x)) for x in samples]
+
+    def loss_fn(batch: list[tuple[Tagged, float]]) -> torch.Tensor:
+        b = collate([e for e, _ in batch], model.pad_id)
+        r, step_of = model.token_rewards(b)
+        y = torch.tensor([o for _, o in batch], device=r.device)
+        return implicit_ce_loss(sequence_rewards(r, step_of), y)
+
+    return _loop(model, examples, loss_fn, s, "implicit train", progress)

@@ -1,0 +1,369 @@
+"""PRM reward server: per-step scores over HTTP with dynamic batching.
+
+Endpoints (JSON in, JSON out):
+- `POST /score` `{"problem": str, "steps": [str, ...]}` -> `{"scores": [p_1..p_K], "reward": r}`;
+  batch form `{"items": [{"problem", "steps"}, ...]}` -> `{"scores": [[...], ...], "rewards": [...]}`.
+- `POST /get_reward` (OpenRLHF remote reward model) `{"query": [text, ...], "prompts": [...],
+  "labels": [...]}` -> `{"rewards": [...], "scores": [...]}`: each query is split into the
+  problem and its steps (see `split_query`); the reward aggregates the step scores.
+- `GET /health` -> status and batching statistics (no token needed).
+
+Every item of every concurrent request goes into one queue; `DynamicBatcher` takes up
+to `max_batch_size` items, waiting at most `max_wait_ms` after the first for more, and
+scores them in one `StepScorer.score` call on a worker thread. While a batch runs, new
+requests queue up, so under load batches fill without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from prmkit.data import InputError
+from prmkit.models.steps import STEP_SEP, split_steps
+from prmkit.prm.base import StepScorer
+from prmkit.serve.http import (
+    ApiError,
+    Guard,
+    bad,
+    get_obj,
+    get_str,
+    get_str_list,
+    parse_json,
+    simple_error,
+)
+
+Item = tuple[str, list[str]]
+
+
+def _prod(xs: list[float]) -> float:
+    return math.prod(xs)
+
+
+AGGREGATORS: dict[str, Callable[[list[float]], float]] = {
+    "min": min,  # the weakest step bounds the solution (Lightman et al. 2023)
+    "prod": _prod,  # probability that every step is correct, if independent
+    "mean": lambda xs: sum(xs) / len(xs),
+    "last": lambda xs: xs[-1],  # the final step's score, as an outcome reward
+}
+
+
+@dataclass
+class Limits:
+    max_items: int = 256
+    """most items (batch form) or queries (/get_reward) in one request"""
+    max_steps: int = 64
+    """most steps per item"""
+    max_chars: int = 16384
+    """most characters per item (problem and steps together)"""
+
+
+def _json(obj) -> Response:
+    """A JSON response without FastAPI's generic encoder (plain dicts, lists, floats)."""
+    return Response(json.dumps(obj, separators=(",", ":")).encode(), media_type="application/json")
+
+
+class Overloaded(Exception):
+    pass
+
+
+class DynamicBatcher:
+    """Groups items from concurrent requests into `score` calls on one worker thread.
+
+    A batch closes when it holds `max_batch_size` items or `max_wait_ms` passed since its
+    first item arrived. If a batch call raises, its items are scored one by one so that a
+    bad item fails only its own request. Results are per item: a list of floats, or the
+    exception that item raised.
+    """
+
+    def __init__(
+        self,
+        scorer: StepScorer,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 16384,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+        self.scorer = scorer
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000
+        self.max_queue = max_queue
+        self.queue: asyncio.Queue | None = None
+        self.task: asyncio.Task | None = None
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="prm-batch")
+        self.batches = self.items = self.largest = 0
+        self.busy_s = 0.0
+
+    async def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self.task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+        self.pool.shutdown(wait=True)
+
+    async def submit(self, items: list[Item]) -> list:
+        if self.queue is None:
+            raise RuntimeError("batcher not started")
+        if self.queue.qsize() + len(items) > self.max_queue:
+            raise Overloaded(f"{self.queue.qsize()} items queued; try again shortly")
+        loop = asyncio.get_running_loop()
+        futs = [loop.create_future() for _ in items]
+        for it, f in zip(items, futs):
+            self.queue.put_nowait((it, f))
+        return list(await asyncio.gather(*futs))
+
+    async def _collect(self) -> list:
+        q = self.queue
+        batch = [await q.get()]
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch_size:
+            if not q.empty():
+                batch.append(q.get_nowait())
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(q.get(), left))
+            except TimeoutError:
+                break
+        return [(it, f) for it, f in batch if not f.done()]  # drop items of vanished clients
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._collect()
+            if not batch:
+                continue
+            t0 = time.perf_counter()
+            results = await loop.run_in_executor(self.pool, self._score, [it for it, _ in batch])
+            self.busy_s += time.perf_counter() - t0
+            self.batches += 1
+            self.items += len(batch)
+            self.largest = max(self.largest, len(batch))
+            for (_, f), r in zip(batch, results):
+                if not f.done():
+                    f.set_result(r)
+
+    def _score(self, items: list[Item]) -> list:
+        try:
+            out = self.scorer.score(items)
+            _check_scores(items, out)
+            return out
+        except Exception as e:
+            if len(items) == 1:
+                return [e]
+            return [self._score([it])[0] for it in items]
+
+    def stats(self) -> dict:
+        return {
+            "batches": self.batches,
+            "items": self.items,
+            "mean_batch_size": round(self.items / self.batches, 2) if self.batches else 0.0,
+            "largest_batch": self.largest,
+            "queued": self.queue.qsize() if self.queue is not None else 0,
+            "busy_seconds": round(self.busy_s, 3),
+        }
+
+
+def _check_scores(items: list[Item], out) -> None:
+    if len(out) != len(items) or any(len(s) != len(it[1]) for s, it in zip(out, items)):
+        raise RuntimeError("scorer returned the wrong number of scores")
+    for s in out:
+        for x in s:
+            if not math.isfinite(x):
+                raise ValueError("scorer returned a non-finite score")
+
+
+def parse_item(d, where: str, limits: Limits) -> Item:
+    d = get_obj(d, where or "body")
+    problem = get_str(d, "problem", where)
+    steps = get_str_list(d, "steps", where, max_len=limits.max_steps)
+    pre = f"{where}." if where else ""
+    if not problem.strip():
+        raise bad(422, pre + "problem", "must not be blank")
+    for i, s in enumerate(steps):
+        if not s.strip():
+            raise bad(422, f"{pre}steps[{i}]", "must not be blank")
+    n = len(problem) + sum(len(s) for s in steps)
+    if n > limits.max_chars:
+        raise bad(413, where or "item", f"has {n} characters, over the limit of {limits.max_chars}")
+    return problem, steps
+
+
+def split_query(query: str, prompt: str | None, sep: str = STEP_SEP) -> Item:
+    """(problem, steps) from an OpenRLHF query (prompt + response text).
+
+    With a prompt that the query starts with, the rest of the query is the response;
+    with a prompt it does not start with, the whole query is the response. Without a
+    prompt, the first line is the problem and the remaining lines the response. The
+    response is split into steps at the separator, blank lines dropped.
+    """
+    if prompt is None:
+        head, _, rest = query.partition(sep)
+        return head.strip(), split_steps(rest, sep)
+    response = query[len(prompt) :] if query.startswith(prompt) else query
+    return prompt.strip(), split_steps(response, sep)
+
+
+def load_scorer(model: str, world: str = "arithmetic") -> StepScorer:
+    """`rule` (the world's exact verifier) or a trained PRM directory via prm.scoring.load_prm."""
+    if model == "rule":
+        from prmkit.prm.base import RulePRM
+
+        return RulePRM(world)
+    if not model.startswith("rule:") and not Path(model).exists():
+        raise InputError("no such PRM directory (or use --model rule)", model)
+    try:
+        from prmkit.prm.scoring import load_prm
+    except ImportError:
+        raise InputError(
+            "trained PRMs need prmkit.prm.scoring.load_prm, which this build lacks; use --model rule",
+            model,
+        ) from None
+    return load_prm(model)
+
+
+def create_app(
+    scorer: StepScorer,
+    *,
+    max_batch_size: int = 64,
+    max_wait_ms: float = 5.0,
+    token: str | None = None,
+    max_body_bytes: int = 1_000_000,
+    limits: Limits | None = None,
+    aggregator: str = "min",
+    empty_reward: float = 0.0,
+    step_sep: str = STEP_SEP,
+    max_queue: int = 16384,
+):
+    """The FastAPI app; `app.state.batcher` holds the batcher (and its statistics)."""
+    if aggregator not in AGGREGATORS:
+        raise ValueError(f"aggregator must be one of {sorted(AGGREGATORS)}")
+    agg = AGGREGATORS[aggregator]
+    limits = limits or Limits()
+    batcher = DynamicBatcher(scorer, max_batch_size, max_wait_ms, max_queue)
+    counts = {"requests": 0, "client_errors": 0}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="prmkit PRM server", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.batcher = batcher
+    app.state.counts = counts
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, e: ApiError):
+        counts["client_errors"] += 1
+        return JSONResponse(simple_error(e.status, e.message), status_code=e.status)
+
+    async def score_items(items: list[Item], names: list[str]) -> list[list[float]]:
+        counts["requests"] += 1
+        try:
+            results = await batcher.submit(items)
+        except Overloaded as e:
+            raise ApiError(503, f"server busy: {e}") from None
+        for name, r in zip(names, results):
+            if isinstance(r, (ValueError, KeyError, IndexError, InputError)):
+                raise bad(422, name, f"the PRM cannot score it: {r}")
+            if isinstance(r, Exception):
+                raise ApiError(500, f"{name}: internal error in the PRM: {type(r).__name__}: {r}")
+        return results
+
+    def reward(scores: list[float]) -> float:
+        return float(agg(scores)) if scores else empty_reward
+
+    @app.get("/health")
+    async def health():
+        return {
+            "status": "ok",
+            "scorer": getattr(scorer, "kind", type(scorer).__name__),
+            "aggregator": aggregator,
+            "max_batch_size": max_batch_size,
+            "max_wait_ms": max_wait_ms,
+            **counts,
+            **batcher.stats(),
+        }
+
+    # Plain Starlette routes (no FastAPI dependency solving): the handlers parse and
+    # validate the body themselves, and per-request overhead is what limits batching.
+    async def score(request: Request) -> Response:
+        body = get_obj(parse_json(await request.body()))
+        if "items" in body:
+            raw = body["items"]
+            if not isinstance(raw, list) or not raw:
+                raise bad(422, "items", "must be a non-empty list of {problem, steps} objects")
+            if len(raw) > limits.max_items:
+                raise bad(
+                    413, "items", f"has {len(raw)} entries, over the limit of {limits.max_items}"
+                )
+            items = [parse_item(d, f"items[{i}]", limits) for i, d in enumerate(raw)]
+            scores = await score_items(items, [f"items[{i}]" for i in range(len(items))])
+            return _json({"scores": scores, "rewards": [reward(s) for s in scores]})
+        item = parse_item(body, "", limits)
+        (scores,) = await score_items([item], ["item"])
+        return _json({"scores": scores, "reward": reward(scores)})
+
+    async def get_reward(request: Request) -> Response:
+        body = get_obj(parse_json(await request.body()))
+        queries = get_str_list(body, "query", max_len=limits.max_items)
+        prompts = get_str_list(body, "prompts", max_len=limits.max_items, required=False)
+        if prompts is not None and len(prompts) != len(queries):
+            raise bad(422, "prompts", f"has {len(prompts)} entries but query has {len(queries)}")
+        labels = body.get("labels")
+        if labels is not None and (not isinstance(labels, list) or len(labels) != len(queries)):
+            raise bad(
+                422, "labels", "must be a list as long as query (labels are accepted and ignored)"
+            )
+        items, names, where = [], [], []
+        for i, q in enumerate(queries):
+            problem, steps = split_query(q, None if prompts is None else prompts[i], step_sep)
+            if len(steps) > limits.max_steps:
+                raise bad(
+                    413,
+                    f"query[{i}]",
+                    f"has {len(steps)} steps, over the limit of {limits.max_steps}",
+                )
+            if len(q) > limits.max_chars:
+                raise bad(
+                    413,
+                    f"query[{i}]",
+                    f"has {len(q)} characters, over the limit of {limits.max_chars}",
+                )
+            if steps:
+                items.append((problem, steps))
+                names.append(f"query[{i}]")
+                where.append(i)
+        scores: list[list[float]] = [[] for _ in queries]
+        if items:
+            for i, s in zip(where, await score_items(items, names)):
+                scores[i] = s
+        else:
+            counts["requests"] += 1
+        rewards = [reward(s) for s in scores]
+        return _json({"rewards": rewards, "scores": rewards, "step_scores": scores})
+
+    app.add_route("/score", score, methods=["POST"])
+    app.add_route("/get_reward", get_reward, methods=["POST"])
+    app.add_middleware(Guard, max_body_bytes=max_body_bytes, token=token, error_body=simple_error)
+    return app
