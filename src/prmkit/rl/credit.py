@@ -48,7 +48,6 @@ __all__ = [
     "signed",
     "softmin_rewards",
     "step_returns",
-    "steps_from_tokens",
     "sum_returns",
     "tokens_from_steps",
 ]
@@ -212,19 +211,6 @@ def tokens_from_steps(step_values: torch.Tensor, token_step: torch.Tensor) -> to
     idx = token_step.clamp(min=0)
     out = step_values.float().gather(1, idx)
     return torch.where(token_step >= 0, out, 0.0)
-
-
-def steps_from_tokens(
-    token_values: torch.Tensor, token_step: torch.Tensor, n_steps: int
-) -> torch.Tensor:
-    """Sum token values within each step: the inverse of `tokens_from_steps` for rewards.
-
-    token_values: (B, T). token_step: (B, T) long, -1 at padding. Returns (B, n_steps):
-    entry (b, k) is the sum of the values of row b's tokens in step k.
-    """
-    out = torch.zeros((token_values.shape[0], n_steps), dtype=torch.float32)
-    vals = torch.where(token_step >= 0, token_values.float(), 0.0)
-    return out.scatter_add(1, token_step.clamp(min=0), vals)
 
 
 @dataclass

@@ -6,51 +6,46 @@ as the SFT policy). Following Yuan et al. 2024 ("Free Process Rewards without Pr
 Labels", arXiv:2412.01981):
 
 - token reward        r_t = beta * log( pi_phi(y_t | y_<t) / pi_ref(y_t | y_<t) )
-- prefix value        q_t = sum_{i<=t} r_i, and sigma(q_t) estimates P(correct | y_<=t)
+- step value          q_k = sum of r_t up to the end of step k; sigma(q_k) estimates
+                      P(correct | steps <= k)
 - PRM loss (outcome)  L = BCE( sigma(sum_t r_t), o ), o the verifier's 0/1 label
 - advantage (RLOO over both sources, PRIME Eq. 5), for sample i of a group of n:
     A_t = sum_{s>=t} gamma^(s-t) [ r_s - 1/(n-1) sum_{j!=i} (sum_u r^j_u) / |y^j| ]
           + gamma^(|y|-1-t) [ o_i - 1/(n-1) sum_{j!=i} o_j ],
   then whitened over the batch's tokens.
 
+The implicit-PRM maths (token rewards, step sums, q values, the CE loss) are those of
+`prmkit.prm.implicit`; the RLOO advantage and the online loop are here.
+
 Each run of PRIME here: sample, grade, filter prompts to an accuracy band
 (`prmkit.rl.filtering.accuracy_band`), score tokens with the current pi_phi, take one
 CE step on pi_phi with the new outcome labels, and update the policy with the
-advantages above. The maths are small pure functions, so that a shared
-`prmkit.prm.implicit` can replace them (same convention: r_t = beta * log ratio).
+advantages above.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from prmkit.models.generator import Generation
 from prmkit.models.steps import render
+from prmkit.prm.implicit import implicit_ce_loss, implicit_token_rewards, q_values, step_sums
 from prmkit.rl.rollout import Batch, PolicyAdapter, Rollout, make_batch, token_logprobs, token_steps
 
 
-def implicit_token_rewards(
-    logp_phi: torch.Tensor, logp_ref: torch.Tensor, beta: float, mask: torch.Tensor | None = None
+def masked_token_rewards(
+    logp_phi: torch.Tensor, logp_ref: torch.Tensor, beta: float, mask: torch.Tensor
 ) -> torch.Tensor:
-    """r_t = beta * (log pi_phi(y_t) - log pi_ref(y_t)). logp_*: (B, T). Returns (B, T), 0 off mask."""
-    r = beta * (logp_phi - logp_ref)
-    return r if mask is None else torch.where(mask, r, 0.0)
-
-
-def implicit_values(token_rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """q_t = sum_{i<=t} r_i, the implicit PRM's log-odds that the prefix leads to a
-    correct answer. token_rewards, mask: (B, T). Returns (B, T), 0 off mask."""
-    q = torch.where(mask, token_rewards, 0.0).cumsum(1)
-    return torch.where(mask, q, 0.0)
+    """`prmkit.prm.implicit.implicit_token_rewards` (beta * log ratio), 0 off mask. (B, T)."""
+    return torch.where(mask, implicit_token_rewards(logp_phi, logp_ref, beta), 0.0)
 
 
 def implicit_prm_loss(
     token_rewards: torch.Tensor, mask: torch.Tensor, correct: torch.Tensor
 ) -> torch.Tensor:
-    """PRIME's cross-entropy PRM loss: BCE(sigma(sum_t r_t), o). correct: (B,) 0/1. Scalar."""
-    logit = torch.where(mask, token_rewards, 0.0).sum(1)
-    return F.binary_cross_entropy_with_logits(logit, correct.float())
+    """PRIME's cross-entropy PRM loss BCE(sigma(sum_t r_t), o) on the masked tokens
+    (`prmkit.prm.implicit.implicit_ce_loss`). correct: (B,) 0/1. Scalar."""
+    return implicit_ce_loss(torch.where(mask, token_rewards, 0.0).sum(1), correct)
 
 
 def masked_whiten(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -133,7 +128,7 @@ class OnlineImplicitPRM:
         if logp_ref is None:
             logp_ref = token_logprobs(self.adapter, self.ref, batch)
         logp_phi = token_logprobs(self.adapter, self.phi, batch)
-        return implicit_token_rewards(logp_phi, logp_ref, self.beta, batch.token_mask)
+        return masked_token_rewards(logp_phi, logp_ref, self.beta, batch.token_mask)
 
     def update(
         self, batch: Batch, correct: torch.Tensor, logp_ref: torch.Tensor | None = None
@@ -144,7 +139,7 @@ class OnlineImplicitPRM:
                 logp_ref = token_logprobs(self.adapter, self.ref, batch)
         logp_phi = token_logprobs(self.adapter, self.phi, batch)
         loss = implicit_prm_loss(
-            implicit_token_rewards(logp_phi, logp_ref, self.beta, batch.token_mask),
+            masked_token_rewards(logp_phi, logp_ref, self.beta, batch.token_mask),
             batch.token_mask,
             correct,
         )
@@ -178,12 +173,10 @@ class OnlineImplicitPRM:
                 Rollout(prompt, "", Generation("", got, ids, [0.0] * len(ids)), got, tstep, False)
             )
         batch = make_batch(self.adapter, rolls)
-        q = torch.sigmoid(implicit_values(self.token_rewards(batch), batch.token_mask))
+        K = batch.step_mask.shape[1]
+        # q_k = sum of the token rewards up to the end of step k (prmkit.prm.implicit)
+        q = torch.sigmoid(q_values(step_sums(self.token_rewards(batch), batch.token_step, K)))
         out = []
-        for b, ((_, steps), r) in enumerate(zip(items, rolls)):
-            vals = []
-            for k in range(len(steps)):
-                pos = [t for t, s in enumerate(r.token_step) if s == k]
-                vals.append(float(q[b, pos[-1]]) if pos else 0.5)
-            out.append(vals)
+        for b, (_, steps) in enumerate(items):
+            out.append([float(q[b, k]) if k < K else 0.5 for k in range(len(steps))])
         return out

@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from prmkit.models.generator import SamplingParams, continue_steps
+from prmkit.prm.implicit import step_sums
 from prmkit.rl import advantages as adv
 from prmkit.rl import credit
 from prmkit.rl.filtering import accuracy_band, prof_select
@@ -224,7 +225,7 @@ class RLTrainer:
             tok_r = self.prime.token_rewards(batch, logp_ref)
             metrics["prm_loss"] = self.prime.update(batch, outcome, logp_ref)
             metrics["implicit_reward_mean"] = float(tok_r.sum(1).mean())
-            step_r = credit.steps_from_tokens(tok_r, batch.token_step, K)
+            step_r = step_sums(tok_r, batch.token_step, K)
             if s.credit != "sum":
                 G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
 
