@@ -186,6 +186,32 @@ def test_implicit_prm_trains_on_outcomes_only(tiny_policy, samples, tmp_path):
     assert torch.allclose(torch.tensor(sum(one, [])), torch.tensor(sum(again, [])), atol=1e-6)
 
 
+def test_implicit_prm_with_the_step_objective_learns_the_step_labels(tiny_policy, samples):
+    """The implicit parameterization trained on step labels: q_k of wrong prefixes falls
+    below q_k of right ones on the training data, and pi_ref stays frozen."""
+    torch.manual_seed(0)
+    m = ImplicitPRM.from_policy(str(tiny_policy), beta=1.0)
+    ref_before = [p.detach().clone() for p in m.ref.parameters()]
+    log = train_step_model(
+        m, samples, TrainSettings(steps=60, batch_size=16, lr=5e-4, warmup=3), progress=False
+    )
+    assert log["loss_last"] < log["loss_first"] - 0.02
+    assert all(torch.equal(a, b) for a, b in zip(ref_before, m.ref.parameters()))
+    scores = ModelScorer(m).score([(s.prompt, s.steps) for s in samples])
+    good = [x for s, sc in zip(samples, scores) for k, x in enumerate(sc) if s.first_error < 0 or k < s.first_error]
+    bad = [x for s, sc in zip(samples, scores) for k, x in enumerate(sc) if 0 <= s.first_error <= k]
+    assert sum(good) / len(good) > sum(bad) / len(bad) + 0.05
+
+
+def test_builtin_prm_tags_with_the_policy_separator_by_default():
+    m = BuiltinStepModel.new(TINY)
+    t = m.encode("Start with 1, then +1.", ["1+1=2", "Answer: 2"])
+    assert [t.input_ids[i] for i in t.tag_positions] == [m.tok.encode("\n")[0]] * 2
+    legacy = BuiltinStepModel.new(TINY, tag="<step>")
+    t = legacy.encode("Start with 1, then +1.", ["1+1=2", "Answer: 2"])
+    assert [t.input_ids[i] for i in t.tag_positions] == [legacy.tok.step_id] * 2
+
+
 def test_too_long_solution_is_a_clear_error():
     m = BuiltinStepModel.new(TINY)
     with pytest.raises(ValueError, match="exceeds the PRM's limit of 128"):

@@ -29,7 +29,9 @@ class Config:
     out: str
     """output checkpoint directory (model.safetensors + config.json)"""
     kind: Literal["prm", "orm", "implicit"] = "prm"
-    """prm: every step supervised; orm: the final step's outcome only; implicit: an LM trained on outcomes (Yuan et al. 2024)"""
+    """prm: every step supervised; orm: the final step's outcome only; implicit: an LM pi_phi against the frozen policy pi_ref, step score sigmoid(beta * log pi_phi/pi_ref of the prefix) (Yuan et al. 2024)"""
+    objective: Literal["outcome", "step"] = "outcome"
+    """implicit: outcome = cross-entropy of the whole solution's reward against its outcome (Yuan et al.; no step labels needed); step = binary cross-entropy of every prefix's reward against its step label (--labels hard|soft), the same parameterization trained on process labels"""
     labels: Literal["hard", "soft"] = "hard"
     """prm targets: hard 0/1 labels, or soft labels in [0, 1] (binary cross-entropy) where a sample has them"""
     backend: Literal["builtin", "hf"] = "builtin"
@@ -39,7 +41,7 @@ class Config:
     head: Literal["lm", "tokcls"] = "lm"
     """hf prm/orm head: lm reads two reward-token logits (Math-Shepherd); tokcls adds a 2-class token-classification head"""
     tag: str = "\\n"
-    """hf: the step-end tag text, encoded on its own after every step (\\n means newline)"""
+    """the step-end tag text, encoded on its own after every step (\\n means newline: the policy's own step separator); builtin also takes <step>, its reserved token"""
     prompt_sep: str = "\\n"
     """hf: text between the prompt and the first step ('' gives TRL's layout)"""
     good_token: str = "+"
@@ -58,8 +60,8 @@ class Config:
     """AdamW weight decay"""
     pos_weight: float = 1.0
     """loss weight of correct-step targets relative to wrong-step targets"""
-    beta: float = 0.05
-    """implicit: reward scale beta in beta * log(pi_phi / pi_ref)"""
+    beta: float | None = None
+    """implicit: reward scale beta in beta * log(pi_phi / pi_ref); default 0.05 with --objective outcome (Yuan et al.), 1.0 with step"""
     d_model: int = 128
     """builtin without --init: transformer width"""
     n_layer: int = 4
@@ -82,7 +84,9 @@ class Config:
             raise ValueError(
                 "--kind implicit needs --init: the policy (pi_ref, and pi_phi's start)"
             )
-        if self.beta <= 0:
+        if self.objective == "step" and self.kind != "implicit":
+            raise ValueError("--objective step applies to --kind implicit (prm and orm always train on steps)")
+        if self.beta is not None and self.beta <= 0:
             raise ValueError("--beta must be positive")
         if self.d_model % self.n_head:
             raise ValueError("--d-model must be divisible by --n-head")
@@ -91,7 +95,8 @@ class Config:
 def build_model(cfg: Config):
     """The untrained model that `cfg` asks for."""
     if cfg.kind == "implicit":
-        return ImplicitPRM.from_policy(cfg.init, cfg.beta)
+        beta = cfg.beta if cfg.beta is not None else (1.0 if cfg.objective == "step" else 0.05)
+        return ImplicitPRM.from_policy(cfg.init, beta)
     kind = "orm" if cfg.kind == "orm" else "prm"
     if cfg.backend == "hf":
         fmt = StepFormat(tag=unescape(cfg.tag), prompt_sep=unescape(cfg.prompt_sep), bos=True)
@@ -110,7 +115,7 @@ def build_model(cfg: Config):
             g["n_head"],
             g["d_model"],
         )
-    return BuiltinStepModel.new(gcfg, kind, cfg.init or None)
+    return BuiltinStepModel.new(gcfg, kind, cfg.init or None, unescape(cfg.tag))
 
 
 def run(cfg: Config) -> dict:
@@ -121,7 +126,7 @@ def run(cfg: Config) -> dict:
         cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
     )
     try:
-        if cfg.kind == "implicit":
+        if cfg.kind == "implicit" and cfg.objective == "outcome":
             log = train_implicit(model, samples, s, cfg.progress)
             source = "outcomes"
         else:
@@ -132,6 +137,7 @@ def run(cfg: Config) -> dict:
     extra = {
         "train": log
         | {"data": cfg.data, "labels": cfg.labels, "label_source": source, "seed": cfg.seed}
+        | ({"objective": cfg.objective} if cfg.kind == "implicit" else {})
     }
     model.save(cfg.out, extra)
     return (

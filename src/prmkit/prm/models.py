@@ -2,9 +2,11 @@
 
 Backends (all expose the same `encode` / `step_logits` / `save`):
 
-- `BuiltinStepModel`: the built-in GPT (`prmkit.models.gpt.GPT.hidden`), tag = the
-  tokenizer's reserved `<step>` id; the logit is h . (E[<good>] - E[<bad>]) + b, i.e.
-  the language-model head read at two reward tokens (tied embeddings).
+- `BuiltinStepModel`: the built-in GPT (`prmkit.models.gpt.GPT.hidden`); the tag is
+  the policy's own step separator "\\n" by default (so a PRM started from a policy
+  reads hidden states the policy already computes), or the reserved `<step>` token;
+  the logit is h . (E[<good>] - E[<bad>]) + b, i.e. the language-model head read at
+  two reward tokens (tied embeddings).
 - `HFStepModel` with head "tokcls": a Hugging Face token-classification model with
   two classes; logit = l[1] - l[0].
 - `HFStepModel` with head "lm": a Hugging Face causal LM read at two reward tokens
@@ -60,16 +62,25 @@ class StepModel(nn.Module):
         return next(self.parameters()).device
 
 
-def builtin_format(tok: CharTokenizer) -> StepFormat:
-    return StepFormat(tag=None, tag_ids=[tok.step_id], prompt_sep="\n", bos=True)
+def builtin_format(tok: CharTokenizer, tag: str | None = "\n") -> StepFormat:
+    """The built-in layout: the policy's text, tagged by `tag` (None: the `<step>` token)."""
+    if tag is None or tag == "<step>":
+        return StepFormat(tag=None, tag_ids=[tok.step_id], prompt_sep="\n", bos=True)
+    return StepFormat(tag=tag, tag_ids=None, prompt_sep="\n", bos=True)
 
 
 class BuiltinStepModel(StepModel):
-    def __init__(self, gpt: GPT, kind: str = "prm", meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        gpt: GPT,
+        kind: str = "prm",
+        meta: dict | None = None,
+        fmt: StepFormat | None = None,
+    ) -> None:
         super().__init__()
         self.gpt = gpt
         self.tok = CharTokenizer()
-        self.fmt = builtin_format(self.tok)
+        self.fmt = fmt or builtin_format(self.tok)
         self.pad_id = self.tok.pad_id
         self.max_len = gpt.cfg.block_size
         self.bias = nn.Parameter(torch.zeros(()))
@@ -77,8 +88,11 @@ class BuiltinStepModel(StepModel):
         self.meta = meta or {}
 
     @classmethod
-    def new(cls, cfg: GPTConfig, kind: str = "prm", init: str | None = None) -> BuiltinStepModel:
-        """A fresh model; `init` = a built-in policy checkpoint whose weights start it."""
+    def new(
+        cls, cfg: GPTConfig, kind: str = "prm", init: str | None = None, tag: str | None = "\n"
+    ) -> BuiltinStepModel:
+        """A fresh model; `init` = a built-in policy checkpoint whose weights start it;
+        `tag` = the step-end tag text (None or "<step>": the reserved `<step>` token)."""
         gpt = GPT(cfg)
         if init:
             pcfg = read_config(init, "policy")
@@ -100,7 +114,8 @@ class BuiltinStepModel(StepModel):
                 state["pos.weight"] = pos[: cfg.block_size]
             gpt.load_state_dict(state, strict=False)
             gpt.head.weight = gpt.tok.weight
-        return cls(gpt, kind, {"init": str(init) if init else None})
+        fmt = builtin_format(CharTokenizer(), tag)
+        return cls(gpt, kind, {"init": str(init) if init else None}, fmt)
 
     def step_logits(self, batch: Batch) -> torch.Tensor:
         h = self.gpt.hidden(batch.ids.to(self.device))  # (B, T, d); right padding needs no mask
@@ -125,10 +140,13 @@ class BuiltinStepModel(StepModel):
     @classmethod
     def load(cls, ckpt_dir: str | Path, cfg: dict | None = None) -> BuiltinStepModel:
         cfg = cfg or read_config(ckpt_dir, STEP_KINDS)
+        # checkpoints written before the tag was configurable used `<step>`
+        fmt = StepFormat.from_dict(cfg["format"]) if "format" in cfg else None
         m = cls(
             GPT(GPTConfig(**cfg["gpt"])),
             cfg["kind"],
-            {k: v for k, v in cfg.items() if k not in ("gpt", "kind")},
+            {k: v for k, v in cfg.items() if k not in ("gpt", "kind", "format")},
+            fmt or builtin_format(CharTokenizer(), None),
         )
         m.load_state_dict(load_state(ckpt_dir), strict=False)
         m.gpt.head.weight = m.gpt.tok.weight

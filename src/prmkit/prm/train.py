@@ -8,6 +8,11 @@ positions supervised here are exactly the positions read at scoring time.
 - ORM: the same loss at the final step's tag only, on the outcome.
 - Implicit PRM: `implicit_ce_loss` on the sequence reward beta * sum log pi_phi/pi_ref
   against the outcome (see prmkit.prm.implicit).
+- Implicit PRM on step labels: `train_step_model` works unchanged, because an
+  `ImplicitPRM`'s step logit is its prefix reward q_k; the step BCE then fits
+  sigmoid(q_k) to each step's label. A policy already knows which tokens it rarely
+  writes; this parameterization starts from that knowledge, where a fresh head on the
+  hidden state must discover it from one bit per step.
 """
 
 from __future__ import annotations
