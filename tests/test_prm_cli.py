@@ -6,6 +6,7 @@ from conftest import run_cli
 from test_prm_train import make_samples
 
 from prmkit.data import Sample, StepLabels, read_jsonl, write_jsonl
+from prmkit.worlds import arithmetic
 
 TINY = [
     "--d-model",
@@ -220,15 +221,24 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path, capsys, tiny_policy):
     )
 
 
-def test_demo_stage_trains_and_evaluates(tmp_path, tiny_policy):
+def test_demo_stage_trains_and_evaluates(tmp_path, tiny_policy, monkeypatch):
+    from prmkit.commands import demo_prm
     from prmkit.commands.demo import Context
-    from prmkit.commands.demo_prm import stage_prm
 
+    monkeypatch.setitem(demo_prm.BUDGET, "quick", (12, 2, 8))
     write_jsonl(tmp_path / "samples.jsonl", make_samples(60, seed=11))
+    (tmp_path / "train.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in arithmetic.generate(20, seed=5))
+    )
     ctx = Context(tmp_path, quick=True, seed=0, progress=False)
-    ctx.artifacts = {"policy": str(tiny_policy), "samples": str(tmp_path / "samples.jsonl")}
-    rep = stage_prm(ctx)
-    assert rep.summary["train_solutions"] + rep.summary["heldout_solutions"] == 60
+    ctx.artifacts = {
+        "policy": str(tiny_policy),
+        "samples": str(tmp_path / "samples.jsonl"),
+        "train_problems": str(tmp_path / "train.jsonl"),
+    }
+    rep = demo_prm.stage_prm(ctx)
+    assert rep.summary["train_solutions"] == 48  # 12 problems x 4 samples
+    assert rep.summary["label_source"] == "mc"
     assert rep.summary["loss_last"] < rep.summary["loss_first"]
     for k in ("f1", "acc_error", "acc_correct", "threshold", "auroc"):
         assert k in rep.summary

@@ -198,7 +198,12 @@ def test_implicit_prm_with_the_step_objective_learns_the_step_labels(tiny_policy
     assert log["loss_last"] < log["loss_first"] - 0.02
     assert all(torch.equal(a, b) for a, b in zip(ref_before, m.ref.parameters()))
     scores = ModelScorer(m).score([(s.prompt, s.steps) for s in samples])
-    good = [x for s, sc in zip(samples, scores) for k, x in enumerate(sc) if s.first_error < 0 or k < s.first_error]
+    good = [
+        x
+        for s, sc in zip(samples, scores)
+        for k, x in enumerate(sc)
+        if s.first_error < 0 or k < s.first_error
+    ]
     bad = [x for s, sc in zip(samples, scores) for k, x in enumerate(sc) if 0 <= s.first_error <= k]
     assert sum(good) / len(good) > sum(bad) / len(bad) + 0.05
 

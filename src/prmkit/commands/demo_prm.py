@@ -1,71 +1,95 @@
-"""The demo's PRM stage: train a step PRM on the demo's labeled samples, evaluate it
-ProcessBench-style on held-out problems against the exact verifier.
+"""The demo's PRM stage: mc-label policy samples of training problems, train a PRM on
+those labels, evaluate it ProcessBench-style on held-out problems against the exact
+verifier.
 
 Not a command of its own: `demo.STAGES` runs `stage_prm`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prmkit.commands import eval_processbench as eval_cmd
+from prmkit.commands import label as label_cmd
 from prmkit.commands import prm_train as train_cmd
-from prmkit.data import Sample, read_jsonl, write_jsonl
+from prmkit.commands import sample as sample_cmd
+
+# (training problems, mc rollouts per prefix k, PRM steps): quick and full demo
+BUDGET = {"quick": (100, 4, 150), "full": (300, 8, 300)}
 
 
-def split_by_problem(
-    samples: list[Sample], fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample]]:
-    """(train, held-out): whole problems go to the held-out side with probability `fraction`."""
-    held = [s for s in samples if eval_cmd.in_dev(s.problem_id, fraction, seed + 1)]
-    train = [s for s in samples if not eval_cmd.in_dev(s.problem_id, fraction, seed + 1)]
-    return train, held
+def train_slice(ctx, n_problems: int) -> str:
+    """The first `n_problems` training problems, as a JSONL path (the PRM's own problems,
+    disjoint from the held-out problems that every evaluation uses)."""
+    lines = Path(ctx.artifacts["train_problems"]).read_text().splitlines()[:n_problems]
+    path = ctx.path("prm_problems.jsonl")
+    Path(path).write_text("\n".join(lines) + "\n")
+    return path
 
 
 def stage_prm(ctx):
+    """Sample the policy on training problems, label the samples with mc (no verifier),
+    train an implicit-parameterized PRM on those labels, evaluate on held-out samples."""
     from prmkit.commands.demo import StageReport
 
-    samples = read_jsonl(ctx.artifacts["samples"], Sample.from_dict)
-    if ctx.artifacts.get("labels_mc"):  # the labeling stage's mc labels, when it ran
-        train = read_jsonl(ctx.artifacts["labels_mc"], Sample.from_dict)
-        seen = {s.problem_id for s in train}
-        held = [s for s in samples if s.problem_id not in seen]
-    else:  # the exact verifier's labels, on a split by problem
-        train, held = split_by_problem(samples, 0.3, ctx.seed)
-    write_jsonl(ctx.path("prm_train.jsonl"), train)
-    write_jsonl(ctx.path("prm_heldout.jsonl"), held)
-    steps = 60 if ctx.quick else 250
+    n_problems, k, steps = BUDGET["quick" if ctx.quick else "full"]
+    sampled = sample_cmd.run(
+        sample_cmd.Config(
+            policy=ctx.artifacts["policy"],
+            problems=train_slice(ctx, n_problems),
+            out=ctx.path("prm_train_samples.jsonl"),
+            n=4,
+            seed=ctx.seed + 1,
+            progress=ctx.progress,
+        )
+    )
+    labeled = label_cmd.run(
+        label_cmd.Config(
+            method="mc",
+            in_=sampled["out"],
+            out=ctx.path("prm_train.jsonl"),
+            policy=ctx.artifacts["policy"],
+            k=k,
+            seed=ctx.seed,
+            progress=ctx.progress,
+        )
+    )
     cfg = train_cmd.Config(
         data=ctx.path("prm_train.jsonl"),
         out=ctx.path("prm"),
+        kind="implicit",
+        objective="step",
         init=ctx.artifacts["policy"],
         steps=steps,
-        batch_size=32,
-        lr=1e-3,
         seed=ctx.seed,
         progress=ctx.progress,
     )
     t = train_cmd.run(cfg)
     ctx.artifacts["prm"] = cfg.out
+    held = ctx.artifacts["samples"]  # the held-out problems' samples
     rows = {}
     for name, prm in (("trained PRM", cfg.out), ("rule PRM (exact verifier)", "rule")):
-        rows[name] = eval_cmd.run(
-            eval_cmd.Config(prm=prm, data=ctx.path("prm_heldout.jsonl"), seed=ctx.seed)
-        )
+        rows[name] = eval_cmd.run(eval_cmd.Config(prm=prm, data=held, seed=ctx.seed))
     e = rows["trained PRM"]
     md = (
-        f"A step PRM (the policy's {t['examples']}-solution backbone fine-tuned, labels: {t['label_source']}) "
-        f"trained for {steps} steps: loss {t['loss_first']:.3f} -> {t['loss_last']:.3f} in {t['seconds']} s. "
-        f"Evaluated ProcessBench-style on {len(held)} held-out solutions of unseen problems against the exact "
-        "verifier; the threshold is chosen on a dev split of those problems.\n\n"
+        f"{sampled['samples']} policy solutions of {n_problems} training problems, labeled by Monte Carlo "
+        f"rollouts (mc, k={k}, {labeled['rollouts']} rollouts, no verifier) in {labeled['this_run']['seconds']:.0f} s. "
+        "On them, an implicit-parameterized PRM (step score sigmoid(beta * log pi_phi/pi_ref of the prefix), "
+        f"pi_phi and pi_ref started from the policy) trained on the mc step labels for {steps} steps: "
+        f"loss {t['loss_first']:.3f} -> {t['loss_last']:.3f} in {t['seconds']} s. Evaluated ProcessBench-style "
+        f"on the {e['n_eval'] + e.get('n_dev', 0)} samples of held-out problems against the exact verifier "
+        "(threshold chosen on a dev split of those problems, the rest evaluated).\n\n"
         "| PRM | F1 | acc. on wrong | acc. on correct | threshold | step AUROC |\n|---|---|---|---|---|---|\n"
         + "".join(
             f"| {k} | {v['f1']} | {v['acc_error']} | {v['acc_correct']} | {v['threshold']:.3f} | {v['auroc']} |\n"
             for k, v in rows.items()
         )
+        + "\nOther label sources and seeds: the README's PRM section.\n"
     )
     summary = {
         "label_source": t["label_source"],
-        "train_solutions": len(train),
-        "heldout_solutions": len(held),
+        "train_solutions": sampled["samples"],
+        "mc_k": k,
         "loss_first": t["loss_first"],
         "loss_last": t["loss_last"],
     }

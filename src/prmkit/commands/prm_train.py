@@ -52,8 +52,8 @@ class Config:
     """optimizer steps"""
     batch_size: int = 32
     """solutions per step"""
-    lr: float = 1e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
+    lr: float | None = None
+    """peak learning rate (cosine decay); default 3e-4 for --kind implicit --objective step, else 1e-3"""
     warmup: int = 20
     """warm-up steps"""
     weight_decay: float = 0.01
@@ -85,7 +85,9 @@ class Config:
                 "--kind implicit needs --init: the policy (pi_ref, and pi_phi's start)"
             )
         if self.objective == "step" and self.kind != "implicit":
-            raise ValueError("--objective step applies to --kind implicit (prm and orm always train on steps)")
+            raise ValueError(
+                "--objective step applies to --kind implicit (prm and orm always train on steps)"
+            )
         if self.beta is not None and self.beta <= 0:
             raise ValueError("--beta must be positive")
         if self.d_model % self.n_head:
@@ -122,8 +124,9 @@ def run(cfg: Config) -> dict:
     samples = read_samples(cfg.data)
     t0 = time.time()
     model = build_model(cfg)
+    lr = cfg.lr if cfg.lr is not None else (3e-4 if cfg.objective == "step" else 1e-3)
     s = TrainSettings(
-        cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
+        cfg.steps, cfg.batch_size, lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
     )
     try:
         if cfg.kind == "implicit" and cfg.objective == "outcome":
