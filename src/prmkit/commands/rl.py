@@ -246,7 +246,7 @@ def stage_rl(ctx) -> object:
             for k, (s, _) in res.items()
         )
         + "\n![steps per solution](rl_demo_steps.png) ![accuracy](rl_demo_accuracy.png)\n\n"
-        "A run this short shows the direction at best; the multi-seed experiment (benchmarks/rl_hacking.py) has not been run yet.\n"
+        "A run this short shows the direction at best; the 3-seed experiment (benchmarks/rl_hacking.py) is in docs/rl-experiments.md.\n"
     )
     summ = {
         k: {
