@@ -188,6 +188,7 @@ def main() -> None:
             "noop_frac",
             "wasted_frac",
             "eval_accuracy",
+            "eval_sample_accuracy",
             "kl",
             "entropy",
         ):
@@ -230,11 +231,14 @@ def main() -> None:
     )
     for name, c in curves.items():
         ev = c["eval_accuracy"][1]
+        evs = c["eval_sample_accuracy"][1]
         s = {
             "accuracy_first": first(name, "accuracy"),
             "accuracy_last": last(name, "accuracy"),
             "eval_accuracy_first": round(ev[0], 4) if ev else None,
             "eval_accuracy_last": round(ev[-1], 4) if ev else None,
+            "eval_sample_accuracy_first": round(evs[0], 4) if evs else None,
+            "eval_sample_accuracy_last": round(evs[-1], 4) if evs else None,
             "steps_per_solution_first": first(name, "steps_per_solution"),
             "steps_per_solution_last": last(name, "steps_per_solution"),
             "noop_frac_first": first(name, "noop_frac"),
@@ -259,13 +263,14 @@ def main() -> None:
     summary["seconds"] = round(time.time() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
-    head = "| setting | train acc first -> last | held-out acc first -> last | steps/solution first -> last | no-op steps first -> last | steps to outcome's final acc (ratio) |\n|---|---|---|---|---|---|\n"
+    head = "| setting | train acc first -> last | held-out sampled acc first -> last | held-out greedy acc first -> last | steps/solution first -> last | no-op steps first -> last | steps to outcome's final acc (ratio) |\n|---|---|---|---|---|---|---|\n"
     lines = []
     for name, s in summary["settings"].items():
         reach = s.get("steps_to_outcome_final")
         ratio = s.get("ratio_to_outcome")
         lines.append(
-            f"| {name} | {s['accuracy_first']:.3f} -> {s['accuracy_last']:.3f} | {s['eval_accuracy_first']} -> {s['eval_accuracy_last']} "
+            f"| {name} | {s['accuracy_first']:.3f} -> {s['accuracy_last']:.3f} "
+            f"| {s['eval_sample_accuracy_first']} -> {s['eval_sample_accuracy_last']} | {s['eval_accuracy_first']} -> {s['eval_accuracy_last']} "
             f"| {s['steps_per_solution_first']:.2f} -> {s['steps_per_solution_last']:.2f} | {s['noop_frac_first']:.3f} -> {s['noop_frac_last']:.3f} "
             f"| {reach if reach is not None else 'not reached'}{f' ({ratio})' if ratio is not None else ''} |"
         )
