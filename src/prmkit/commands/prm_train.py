@@ -94,11 +94,19 @@ class Config:
             raise ValueError("--d-model must be divisible by --n-head")
 
 
+def lr_and_beta(cfg: Config) -> tuple[float, float]:
+    """The learning rate and beta to use: the flags, else the objective's defaults
+    (the implicit step objective needs a larger beta and a smaller learning rate)."""
+    step = cfg.objective == "step"
+    lr = cfg.lr if cfg.lr is not None else (3e-4 if step else 1e-3)
+    beta = cfg.beta if cfg.beta is not None else (1.0 if step else 0.05)
+    return lr, beta
+
+
 def build_model(cfg: Config):
     """The untrained model that `cfg` asks for."""
     if cfg.kind == "implicit":
-        beta = cfg.beta if cfg.beta is not None else (1.0 if cfg.objective == "step" else 0.05)
-        return ImplicitPRM.from_policy(cfg.init, beta)
+        return ImplicitPRM.from_policy(cfg.init, lr_and_beta(cfg)[1])
     kind = "orm" if cfg.kind == "orm" else "prm"
     if cfg.backend == "hf":
         fmt = StepFormat(tag=unescape(cfg.tag), prompt_sep=unescape(cfg.prompt_sep), bos=True)
@@ -124,7 +132,7 @@ def run(cfg: Config) -> dict:
     samples = read_samples(cfg.data)
     t0 = time.time()
     model = build_model(cfg)
-    lr = cfg.lr if cfg.lr is not None else (3e-4 if cfg.objective == "step" else 1e-3)
+    lr = lr_and_beta(cfg)[0]
     s = TrainSettings(
         cfg.steps, cfg.batch_size, lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
     )

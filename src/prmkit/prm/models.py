@@ -140,13 +140,13 @@ class BuiltinStepModel(StepModel):
     @classmethod
     def load(cls, ckpt_dir: str | Path, cfg: dict | None = None) -> BuiltinStepModel:
         cfg = cfg or read_config(ckpt_dir, STEP_KINDS)
-        # checkpoints written before the tag was configurable used `<step>`
-        fmt = StepFormat.from_dict(cfg["format"]) if "format" in cfg else None
+        # every checkpoint records its format (older ones: the `<step>` token), so
+        # loading never depends on the current default tag
         m = cls(
             GPT(GPTConfig(**cfg["gpt"])),
             cfg["kind"],
             {k: v for k, v in cfg.items() if k not in ("gpt", "kind", "format")},
-            fmt or builtin_format(CharTokenizer(), None),
+            StepFormat.from_dict(cfg["format"]),
         )
         m.load_state_dict(load_state(ckpt_dir), strict=False)
         m.gpt.head.weight = m.gpt.tok.weight
