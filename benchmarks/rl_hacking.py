@@ -107,6 +107,9 @@ def main() -> None:
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument(
+        "--kl-coef", type=float, default=0.0, help="k3 KL penalty to the starting policy"
+    )
+    ap.add_argument(
         "--eval-samples",
         type=int,
         default=4,
@@ -153,6 +156,7 @@ def main() -> None:
                     prompts_per_step=a.prompts_per_step,
                     group_size=a.group_size,
                     lr=a.lr,
+                    kl_coef=a.kl_coef,
                     w_outcome=a.w_outcome if mix else 1.0,
                     w_process=a.w_process if mix else 0.0,
                     problems=a.problems,
