@@ -371,3 +371,21 @@ def test_no_signal_no_update(tiny_policy):
         m = tr.step(PROBLEMS, i)
         assert m["accuracy"] == 0.0 and not m["updated"]
     assert _changed(before, pol.model) == 0
+
+
+def test_rl_help_documents_trainer_settings(capsys):
+    """`prmkit rl` takes the trainer's settings from RLSettings, with their docstrings."""
+    import dataclasses
+
+    from prmkit.commands.rl import Config, settings_from
+
+    code, out, _ = run_cli(["rl", "--help"], capsys)
+    out = " ".join(out.split())  # argparse wraps help text
+    assert code == 0
+    assert "--lr LR policy learning rate (AdamW)" in out
+    assert "--warmup WARMUP" in out and "--policy POLICY" in out
+    names = {f.name for f in dataclasses.fields(RLSettings)}
+    assert names <= {f.name for f in dataclasses.fields(Config)}
+    cfg = Config(policy="p", out="o", lr=3e-4, n_eval=7, eval_problems="held.jsonl")
+    s = settings_from(cfg)
+    assert type(s) is RLSettings and s.lr == 3e-4 and s.n_eval == 7

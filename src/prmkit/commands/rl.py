@@ -6,7 +6,6 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 from prmkit.commands.policy import read_world_problems
 from prmkit.data import InputError, Problem
@@ -16,22 +15,16 @@ from prmkit.rl.trainer import RLSettings, plot_curves, train_rl
 from prmkit.worlds import arithmetic
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(RLSettings):
+    """`prmkit rl`: the trainer's settings (`RLSettings`, documented there) and the run's inputs and outputs."""
+
     policy: str
     """policy to train: a prmkit policy checkpoint or a local Hugging Face causal-LM folder"""
     out: str
     """output directory: metrics.jsonl, settings.json, rl_*.png curves, policy/ (the trained policy)"""
-    reward: Literal["outcome", "prm", "prime"] = "prm"
-    """outcome: the verifier's 0/1 only; prm: a PRM's step scores plus the outcome; prime: an online implicit PRM (PRIME)"""
     prm: str = "rule"
     """the PRM for --reward prm: 'rule' (the world's exact verifier) or a trained PRM folder"""
-    credit: Literal["sum", "min", "softmin", "clip", "delta", "shaping"] = "min"
-    """how step rewards become per-step returns (see docs/rl-*.md)"""
-    steps: int = 100
-    """RL steps (one batch of rollouts and one update each)"""
-    seed: int = 0
-    """random seed (sampling, problem order)"""
     problems: str | None = None
     """training problems (JSONL); default: --n-problems fresh arithmetic problems"""
     n_problems: int = 2000
@@ -39,80 +32,14 @@ class Config:
     problem_seed: int = 0
     """seed of the generated problems (held-out ones use this + 10000), apart from --seed"""
     eval_problems: str | None = None
-    """held-out problems for greedy evaluation (JSONL); default: generated with another seed"""
-    n_eval: int = 100
-    """how many held-out problems to evaluate on (0 = none)"""
-    eval_every: int = 10
-    """evaluate every this many RL steps"""
-    eval_samples: int = 4
-    """besides greedy decoding, sample this many solutions per held-out problem (0 = greedy only)"""
-    advantage: Literal["grpo", "rloo"] = "grpo"
-    """group baseline: GRPO (mean and std) or RLOO (leave-one-out)"""
-    prompts_per_step: int = 16
-    """problems per RL step"""
-    group_size: int = 8
-    """samples per problem (the group of the baseline)"""
-    lr: float = 1e-4
-    """policy learning rate (AdamW)"""
-    kl_coef: float = 0.0
-    """weight of the k3 KL penalty to the starting policy (0 = none; KL is logged anyway)"""
-    epochs: int = 1
-    """optimisation passes over each batch (more than 1 uses PPO's ratio clipping)"""
-    clip_ratio: float = 0.2
-    """PPO ratio clip, used when --epochs > 1"""
-    max_new_tokens: int = 96
-    """most tokens per sampled solution"""
-    temperature: float = 1.0
-    """sampling temperature for rollouts"""
-    w_outcome: float = 1.0
-    """weight of the outcome advantage in the mixture"""
-    w_process: float = 1.0
-    """weight of the process advantage in the mixture"""
-    prm_scale: Literal["prob", "signed"] = "prob"
-    """step reward from a PRM probability p: p itself, or 2p - 1 (PURE's signed reward)"""
-    gamma: float = 1.0
-    """discount between steps (sum, clip, delta, shaping; token discount for prime)"""
-    softmin_temperature: float = 0.1
-    """temperature of PURE's softmin weights (credit softmin)"""
-    clip_eta: float = 1.0
-    """threshold eta of Gao et al.'s Clip: a step earns min(r - eta, 0)"""
-    phi0: float = 0.0
-    """potential of the bare prompt for potential-based shaping"""
-    filter: Literal["auto", "none", "band", "prof"] = "auto"
-    """which rollouts to learn from: band (PRIME's accuracy band), prof (PROF-style); auto = band for prime, none otherwise"""
-    band_low: float = 0.2
-    """lowest group accuracy kept by the band filter"""
-    band_high: float = 0.8
-    """highest group accuracy kept by the band filter"""
-    prof_keep: int = 4
-    """samples kept per group by the prof filter"""
-    prime_beta: float = 0.05
-    """beta of PRIME's implicit reward beta * log(pi_phi / pi_ref)"""
-    prime_lr: float = 1e-4
-    """learning rate of PRIME's implicit PRM"""
+    """held-out problems for evaluation (JSONL); default: generated with another seed"""
     progress: bool = True
     """show a progress bar"""
 
-    def check(self) -> None:
-        if self.steps < 1:
-            raise ValueError("--steps must be at least 1")
-        if self.group_size < 2:
-            raise ValueError("--group-size must be at least 2 (the baseline is per group)")
-        if self.prompts_per_step < 1 or self.epochs < 1:
-            raise ValueError("--prompts-per-step and --epochs must be at least 1")
-        if self.filter == "prof" and not 2 <= self.prof_keep <= self.group_size:
-            raise ValueError("--prof-keep must lie in 2..--group-size")
-        if self.filter == "prof" and self.reward == "outcome":
-            raise ValueError("--filter prof needs process rewards (--reward prm or prime)")
-        if not 0 <= self.band_low <= self.band_high <= 1:
-            raise ValueError("need 0 <= --band-low <= --band-high <= 1")
-        if self.temperature <= 0:
-            raise ValueError("--temperature must be positive for RL sampling")
-
 
 def settings_from(cfg: Config) -> RLSettings:
-    names = {f.name for f in dataclasses.fields(RLSettings)}
-    return RLSettings(**{k: v for k, v in dataclasses.asdict(cfg).items() if k in names})
+    """The trainer's part of the command's config."""
+    return RLSettings(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(RLSettings)})
 
 
 def _problems(path: str | None, n: int, seed: int) -> list[Problem]:
@@ -159,7 +86,6 @@ def run(cfg: Config) -> dict:
         else []
     )
     s = settings_from(cfg)
-    s.eval_problems = cfg.n_eval
     try:
         policy, rows = train_rl(policy, problems, s, scorer, evals, cfg.out, cfg.progress)
     except ValueError as e:  # e.g. a prompt outside the built-in tokenizer's vocabulary

@@ -25,6 +25,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from tqdm import tqdm
@@ -44,57 +45,96 @@ FILTERS = ("auto", "none", "band", "prof")
 
 @dataclass
 class RLSettings:
-    reward: str = "prm"
-    credit: str = "min"
-    advantage: str = "grpo"
+    """What one RL run does; `prmkit rl`'s Config adds where its inputs and outputs are."""
+
+    reward: Literal["outcome", "prm", "prime"] = "prm"
+    """outcome: the verifier's 0/1 only; prm: a PRM's step scores plus the outcome; prime: an online implicit PRM (PRIME)"""
+    credit: Literal["sum", "min", "softmin", "clip", "delta", "shaping"] = "min"
+    """how step rewards become per-step returns (see docs/rl-*.md)"""
+    advantage: Literal["grpo", "rloo"] = "grpo"
+    """group baseline: GRPO (mean and std) or RLOO (leave-one-out)"""
     steps: int = 100
+    """RL steps (one batch of rollouts and one update each)"""
     prompts_per_step: int = 16
+    """problems per RL step"""
     group_size: int = 8
+    """samples per problem (the group of the baseline)"""
     lr: float = 1e-4
+    """policy learning rate (AdamW)"""
     warmup: int = 10
+    """RL steps of linear learning-rate warm-up"""
     kl_coef: float = 0.0
+    """weight of the k3 KL penalty to the starting policy (0 = none; KL is logged anyway)"""
     epochs: int = 1
+    """optimisation passes over each batch (more than 1 uses PPO's ratio clipping)"""
     clip_ratio: float = 0.2
+    """PPO ratio clip, used when --epochs > 1"""
     max_new_tokens: int = 96
+    """most tokens per sampled solution"""
     temperature: float = 1.0
+    """sampling temperature for rollouts"""
     w_outcome: float = 1.0
+    """weight of the outcome advantage in the mixture"""
     w_process: float = 1.0
-    prm_scale: str = "prob"
+    """weight of the process advantage in the mixture"""
+    prm_scale: Literal["prob", "signed"] = "prob"
+    """step reward from a PRM probability p: p itself, or 2p - 1 (PURE's signed reward)"""
     gamma: float = 1.0
+    """discount between steps (sum, clip, delta, shaping; token discount for prime)"""
     softmin_temperature: float = 0.1
+    """temperature of PURE's softmin weights (credit softmin)"""
     clip_eta: float = 1.0
+    """threshold eta of Gao et al.'s Clip: a step earns min(r - eta, 0)"""
     phi0: float = 0.0
-    filter: str = "auto"
+    """potential of the bare prompt for potential-based shaping"""
+    filter: Literal["auto", "none", "band", "prof"] = "auto"
+    """which rollouts to learn from: band (PRIME's accuracy band), prof (PROF-style); auto = band for prime, none otherwise"""
     band_low: float = 0.2
+    """lowest group accuracy kept by the band filter"""
     band_high: float = 0.8
+    """highest group accuracy kept by the band filter"""
     prof_keep: int = 4
+    """samples kept per group by the prof filter"""
     prime_beta: float = 0.05
+    """beta of PRIME's implicit reward beta * log(pi_phi / pi_ref)"""
     prime_lr: float = 1e-4
+    """learning rate of PRIME's implicit PRM"""
     eval_every: int = 10
-    eval_problems: int = 100
+    """evaluate every this many RL steps"""
+    n_eval: int = 100
+    """how many held-out problems to evaluate on (0 = none)"""
     eval_samples: int = 4
+    """besides greedy decoding, sample this many solutions per held-out problem (0 = greedy only)"""
     seed: int = 0
+    """random seed (sampling, problem order)"""
     world: str = "arithmetic"
+    """world whose grader gives the outcome reward and counts no-op steps"""
 
     def check(self) -> None:
+        """Raise ValueError naming the setting (as its `prmkit rl` flag) that is wrong."""
         if self.reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}")
+            raise ValueError(f"--reward must be one of {REWARDS}")
         if self.credit not in credit.CREDIT:
-            raise ValueError(f"credit must be one of {sorted(credit.CREDIT)}")
+            raise ValueError(f"--credit must be one of {sorted(credit.CREDIT)}")
         if self.advantage not in ("grpo", "rloo"):
-            raise ValueError("advantage must be grpo or rloo")
+            raise ValueError("--advantage must be grpo or rloo")
         if self.filter not in FILTERS:
-            raise ValueError(f"filter must be one of {FILTERS}")
+            raise ValueError(f"--filter must be one of {FILTERS}")
         if self.prm_scale not in ("prob", "signed"):
-            raise ValueError("prm_scale must be prob or signed")
+            raise ValueError("--prm-scale must be prob or signed")
         if self.group_size < 2:
-            raise ValueError("group_size must be at least 2 (the baseline is per group)")
+            raise ValueError("--group-size must be at least 2 (the baseline is per group)")
         if self.filter == "prof" and not 2 <= self.prof_keep <= self.group_size:
-            raise ValueError("prof_keep must lie in 2..group_size")
+            raise ValueError("--prof-keep must lie in 2..--group-size")
         if self.filter == "prof" and self.reward == "outcome":
-            raise ValueError("the prof filter needs process rewards (reward prm or prime)")
+            raise ValueError("--filter prof needs process rewards (--reward prm or prime)")
         if self.steps < 1 or self.prompts_per_step < 1 or self.epochs < 1:
-            raise ValueError("steps, prompts_per_step and epochs must be at least 1")
+            raise ValueError("--steps, --prompts-per-step and --epochs must be at least 1")
+        if not 0 <= self.band_low <= self.band_high <= 1:
+            raise ValueError("need 0 <= --band-low <= --band-high <= 1")
+        if self.temperature <= 0:
+            raise ValueError("--temperature must be positive for RL sampling")
+        get_world(self.world)
 
 
 def evaluate(
@@ -378,7 +418,7 @@ def train_rl(
     rows = []
     ev_kw = dict(
         world=tr.world,
-        n_problems=settings.eval_problems,
+        n_problems=settings.n_eval,
         max_new_tokens=settings.max_new_tokens,
         seed=settings.seed,
         n_samples=settings.eval_samples,
