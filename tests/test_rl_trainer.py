@@ -389,3 +389,5 @@ def test_rl_help_documents_trainer_settings(capsys):
     cfg = Config(policy="p", out="o", lr=3e-4, n_eval=7, eval_problems="held.jsonl")
     s = settings_from(cfg)
     assert type(s) is RLSettings and s.lr == 3e-4 and s.n_eval == 7
+    code, _, err = run_cli(["rl", "--policy", "p", "--out", "o", "--world", "gsm8k"], capsys)
+    assert code == 2 and "--world" in err  # the command handles arithmetic problems only

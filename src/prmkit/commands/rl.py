@@ -6,6 +6,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from prmkit.commands.policy import read_world_problems
 from prmkit.data import InputError, Problem
@@ -35,6 +36,8 @@ class Config(RLSettings):
     """held-out problems for evaluation (JSONL); default: generated with another seed"""
     progress: bool = True
     """show a progress bar"""
+    world: Literal["arithmetic"] = "arithmetic"
+    """world of the problems and of the grader (the command reads and generates arithmetic problems only)"""
 
 
 def settings_from(cfg: Config) -> RLSettings:
