@@ -11,11 +11,11 @@ bad request must get a 4xx and every correct one a 200 with the right scores.
     python benchmarks/serve_load.py --seconds 5        # a quick look
     python benchmarks/serve_load.py --model DIR        # a trained PRM (prmkit serve prm --model DIR)
 
-Without --model the server scores with a stand-in PRM: a randomly initialised built-in
-GPT (prmkit.models.gpt.GPT; small by default, d_model 32 and 2 layers; the policy's
-default size is --d-model 128 --n-layer 4 --n-head 4) that reads `prompt \\n step <step> step <step> ...` and scores each step from
-the <good>/<bad> logits at its <step> tag, in one forward pass per batch: the compute
-pattern of a trained tag PRM, without its weights.
+Without --model the server scores with a stand-in: prmkit's own `ModelScorer` over a
+randomly initialised built-in PRM (small by default, d_model 32 and 2 layers; the
+policy's default size is --d-model 128 --n-layer 4 --n-head 4). It runs exactly the
+code a trained built-in PRM runs (`<step>` tags, one forward pass per length bucket),
+without the trained weights.
 """
 
 from __future__ import annotations
@@ -39,46 +39,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from prmkit.models.gpt import GPT, GPTConfig  # noqa: E402
+from prmkit.models.gpt import GPTConfig  # noqa: E402
 from prmkit.models.tokenizer import CharTokenizer  # noqa: E402
+from prmkit.prm.models import BuiltinStepModel  # noqa: E402
+from prmkit.prm.scoring import ModelScorer  # noqa: E402
 from prmkit.worlds import arithmetic  # noqa: E402
 
 
-class StandInPRM:
-    """Per-step scores from a GPT's <good>/<bad> logits at step tags, one forward per call."""
-
-    kind = "stand-in GPT tag PRM (random init)"
-
-    def __init__(self, cfg: GPTConfig, seed: int = 0, threads: int = 1) -> None:
-        torch.manual_seed(seed)
-        torch.set_num_threads(threads)
-        self.model = GPT(cfg).eval()
-        self.tok = CharTokenizer()
-
-    @torch.inference_mode()
-    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        tok = self.tok
-        seqs, tags = [], []
-        for prompt, steps in items:
-            ids = [tok.bos_id] + tok.encode(prompt + "\n")
-            pos = []
-            for s in steps:
-                ids += tok.encode(s) + [tok.step_id]
-                pos.append(len(ids) - 1)
-            if len(ids) > self.model.cfg.block_size:
-                raise ValueError(
-                    f"{len(ids)} tokens exceed the PRM's context of {self.model.cfg.block_size}"
-                )
-            seqs.append(ids)
-            tags.append(pos)
-        T = max(len(s) for s in seqs)
-        x = torch.full((len(seqs), T), tok.pad_id, dtype=torch.long)
-        for i, s in enumerate(seqs):
-            x[i, : len(s)] = torch.tensor(s)  # right padding: causal attention never sees it
-        logits = self.model(x)[..., [tok.good_id, tok.bad_id]]
-        p_good = logits.float().softmax(-1)[..., 0]
-        rows = p_good.tolist()
-        return [[rows[i][t] for t in pos] for i, pos in enumerate(tags)]
+def standin_scorer(cfg: GPTConfig, seed: int = 0, threads: int = 1) -> ModelScorer:
+    """prmkit's own `ModelScorer` over a randomly initialised built-in PRM (`<step>` tags)."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    scorer = ModelScorer(BuiltinStepModel.new(cfg, tag=None))
+    scorer.kind = "stand-in built-in PRM (random init)"
+    return scorer
 
 
 def payloads(n: int, seed: int) -> list[dict]:
@@ -104,7 +78,7 @@ def serve_standin(a) -> None:
     cfg = GPTConfig(
         vocab_size=CharTokenizer().vocab_size, n_layer=a.n_layer, n_head=a.n_head, d_model=a.d_model
     )
-    scorer = StandInPRM(cfg, a.seed, a.threads)
+    scorer = standin_scorer(cfg, a.seed, a.threads)
     app = create_app(scorer, max_batch_size=a.max_batch_size, max_wait_ms=a.max_wait_ms)
     serve_app(app, "127.0.0.1", 0, scorer.kind)
 
@@ -391,7 +365,7 @@ def main() -> None:
             n_head=a.n_head,
             d_model=a.d_model,
         )
-        ref = StandInPRM(cfg, a.seed)
+        ref = standin_scorer(cfg, a.seed)
         table = {
             (it["problem"], tuple(it["steps"])): s
             for it, s in zip(
@@ -500,7 +474,7 @@ def main() -> None:
     d, b = agg["dynamic batching"], agg["max batch size 1"]
     summary = {
         "benchmark": "serve_load",
-        "scorer": a.model or f"stand-in GPT d_model={a.d_model} n_layer={a.n_layer}",
+        "scorer": a.model or f"stand-in built-in PRM d_model={a.d_model} n_layer={a.n_layer}",
         "clients": a.clients,
         "seconds": a.seconds,
         "repeats": a.repeats,

@@ -195,13 +195,13 @@ def test_bearer_token(monkeypatch):
 def test_bad_input_sweep_all_4xx_while_serving():
     """The benchmark's sweep: empty steps, a 10 MB body, wrong types, invalid JSON and
     UTF-8, thousands of steps, ... each gets a 4xx with a message while 4 clients keep
-    getting correct scores from a GPT tag PRM."""
+    getting correct scores from a built-in PRM."""
     from prmkit.models.gpt import GPTConfig
     from prmkit.models.tokenizer import CharTokenizer
 
     cfg = GPTConfig(vocab_size=CharTokenizer().vocab_size, n_layer=1, n_head=2, d_model=16)
     good = serve_load.payloads(16, seed=1)
-    ref = serve_load.StandInPRM(cfg, seed=0)
+    ref = serve_load.standin_scorer(cfg, seed=0)
     want = {
         (g["problem"], tuple(g["steps"])): s
         for g, s in zip(good, ref.score([(g["problem"], g["steps"]) for g in good]))
@@ -212,7 +212,7 @@ def test_bad_input_sweep_all_4xx_while_serving():
         return len(w) == len(scores) and all(abs(a - b) < 1e-4 for a, b in zip(w, scores))
 
     app = create_app(
-        serve_load.StandInPRM(cfg, seed=0),
+        serve_load.standin_scorer(cfg, seed=0),
         max_batch_size=16,
         max_wait_ms=2,
         limits=Limits(max_steps=64),

@@ -26,25 +26,33 @@ ALL_KINDS = (*STEP_KINDS, IMPLICIT_KIND, "rule")
 class ModelScorer:
     """A trained PRM (any `StepModel`) behind the StepScorer protocol.
 
-    max_tokens: padded tokens per forward pass; max_batch: solutions per pass.
+    max_tokens: padded tokens per forward pass (default: 2048 on CPU, 16384 on an
+    accelerator); max_batch: solutions per pass.
     """
 
-    def __init__(self, model: StepModel, max_tokens: int = 16384, max_batch: int = 256) -> None:
+    def __init__(
+        self, model: StepModel, max_tokens: int | None = None, max_batch: int = 256
+    ) -> None:
         self.model = model.eval()
         self.kind = model.kind
+        if max_tokens is None:
+            # On CPU, passes of about 2k tokens keep activations in cache: per solution
+            # they cost 25-30% less than 16k-token passes (benchmarks/score_pass_size.py);
+            # accelerators want the biggest passes that fit.
+            max_tokens = 2048 if model.device.type == "cpu" else 16384
         self.max_tokens = max_tokens
         self.max_batch = max_batch
 
-    @torch.no_grad()
-    def logits(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        """Per-step logits (sigmoid gives the probability), one pass per solution."""
+    @torch.inference_mode()
+    def _per_step(self, items: list[tuple[str, list[str]]], probs: bool) -> list[list[float]]:
         encoded = [self.model.encode(p, list(steps)) for p, steps in items]
         out: list[list[float]] = [[] for _ in items]
         for chunk in length_buckets(
             [len(e.input_ids) for e in encoded], self.max_tokens, self.max_batch
         ):
             batch = collate([encoded[i] for i in chunk], self.model.pad_id, chunk)
-            z = self.model.step_logits(batch).float().cpu().tolist()
+            z = self.model.step_logits(batch).float()
+            z = (z.sigmoid() if probs else z).cpu().tolist()
             k = 0
             for i in chunk:
                 n = len(encoded[i].tag_positions)
@@ -52,9 +60,12 @@ class ModelScorer:
                 k += n
         return out
 
+    def logits(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        """Per-step logits (sigmoid gives the probability), one pass per solution."""
+        return self._per_step(items, probs=False)
+
     def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        logits = self.logits(items)
-        return [torch.tensor(z).sigmoid().tolist() if z else [] for z in logits]
+        return self._per_step(items, probs=True)
 
 
 @torch.no_grad()

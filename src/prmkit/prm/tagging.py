@@ -156,22 +156,28 @@ class Batch:
 def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = None) -> Batch:
     """Right padding keeps every real token's position and causal context unchanged."""
     T = max(len(e.input_ids) for e in examples)
-    B = len(examples)
-    ids = torch.full((B, T), pad_id, dtype=torch.long)
-    mask = torch.zeros((B, T), dtype=torch.bool)
-    targets = torch.full((B, T), IGNORE)
-    tags = torch.zeros((B, T), dtype=torch.bool)
-    step_of = torch.full((B, T), -1, dtype=torch.long)
-    for b, e in enumerate(examples):
+    # Pad as Python lists and build each tensor once: a tensor per example per field
+    # cost more than the forward pass of a small PRM on a batch of short solutions.
+    ids, mask, targets, tags, step_of = [], [], [], [], []
+    for e in examples:
         n = len(e.input_ids)
-        ids[b, :n] = torch.tensor(e.input_ids)
-        mask[b, :n] = True
-        if e.targets:
-            targets[b, :n] = torch.tensor(e.targets)
-        if e.step_of:
-            step_of[b, :n] = torch.tensor(e.step_of)
-        tags[b, e.tag_positions] = True
-    return Batch(ids, mask, targets, tags, step_of, list(range(B)) if order is None else order)
+        pad = T - n
+        ids.append(e.input_ids + [pad_id] * pad)
+        mask.append([True] * n + [False] * pad)
+        targets.append((e.targets or [IGNORE] * n) + [IGNORE] * pad)
+        step_of.append((e.step_of or [-1] * n) + [-1] * pad)
+        row = [False] * T
+        for t in e.tag_positions:
+            row[t] = True
+        tags.append(row)
+    return Batch(
+        torch.tensor(ids, dtype=torch.long),
+        torch.tensor(mask, dtype=torch.bool),
+        torch.tensor(targets, dtype=torch.float32),
+        torch.tensor(tags, dtype=torch.bool),
+        torch.tensor(step_of, dtype=torch.long),
+        list(range(len(examples))) if order is None else order,
+    )
 
 
 def length_buckets(lengths: Sequence[int], max_tokens: int, max_batch: int) -> list[list[int]]:
