@@ -47,7 +47,9 @@ def run_seed(policy, scorer, problems, args, seed: int, out: Path) -> tuple[list
         )
         records.append(recs)
     for bn in args.beam_n:
-        s = SearchSettings(n=bn, expand=args.expand, aggregate=args.beam_aggregate, **base)
+        s = SearchSettings(
+            n=bn, expand=args.expand, aggregate=args.beam_aggregate, select=args.select, **base
+        )
         t0 = time.perf_counter()
         records.append(beam(policy, scorer, problems, s, args.progress))
         seconds[records[-1][0].label + f" N={bn}"] = time.perf_counter() - t0
@@ -57,6 +59,7 @@ def run_seed(policy, scorer, problems, args, seed: int, out: Path) -> tuple[list
             keep=args.keep,
             reject_after=args.reject_after,
             aggregate=args.beam_aggregate,
+            select=args.select,
             **base,
         )
         t0 = time.perf_counter()
@@ -86,6 +89,12 @@ def main() -> None:
     ap.add_argument("--beam-n", type=int, nargs="*", default=[4, 8, 16])
     ap.add_argument("--expand", type=int, default=4)
     ap.add_argument("--beam-aggregate", default="min", choices=list(AGGREGATORS))
+    ap.add_argument(
+        "--select",
+        default="best",
+        choices=["best", "weighted"],
+        help="beam / reject: answer among finished solutions (best score or weighted vote)",
+    )
     ap.add_argument("--reject-n", type=int, nargs="*", default=[16])
     ap.add_argument("--keep", type=float, default=0.25)
     ap.add_argument("--reject-after", type=int, default=1)

@@ -287,3 +287,29 @@ def test_prm_tokens_use_the_scorers_own_count():
     assert prm_input_tokens(enc, items) == [7]
     counted = SimpleNamespace(count_tokens=lambda its: [42 for _ in its])
     assert prm_input_tokens(counted, items) == [42]
+
+
+def test_finished_paths_chosen_by_best_score_or_weighted_vote():
+    """select="best" takes the top path (answer 10, score 0.7); select="weighted" takes
+    answer 11, whose two paths total 0.8, and returns the better of those two."""
+    from prmkit.search.paths import Ledger, Path, finish_records
+
+    prob = Problem("p", "Start with 5, then +6.", "11")
+    cands = [
+        Path(0, ["5+6=10", "Answer: 10"], [0.7, 0.7], done=True),
+        Path(0, ["5+6=11", "Answer: 11"], [0.5, 0.4], done=True),
+        Path(0, ["5+6=11", "Answer: 11"], [0.4, 0.6], done=True),
+    ]
+
+    class Fixed:
+        kind = "test"
+
+    def chosen(select):
+        s = SearchSettings(select=select)
+        (r,) = finish_records("beam", "b", [prob], [cands], Fixed(), s, Ledger.new(1))
+        return r.answer, r.correct, r.score
+
+    assert chosen("best") == ("10", False, 0.7)
+    assert chosen("weighted") == ("11", True, 0.4)
+    with pytest.raises(ValueError, match="--select"):
+        SearchSettings(select="vote").check()

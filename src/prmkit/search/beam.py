@@ -5,8 +5,9 @@ with `stop_at_step=True` across all beams and problems; the first round proposes
 B*M from the empty solution). The PRM scores every new partial solution; per
 problem the B best by aggregated score survive, minus one slot for every solution
 already finished. Search ends when every problem has B finished solutions or none
-left to grow; the best finished one is the answer. Identical candidates are merged
-(their tokens are still counted). This is the step-level search of Snell et al.
+left to grow; the best finished one is the answer (with `select="weighted"`: the best
+of the answer whose finished solutions have the largest total score). Identical
+candidates are merged (their tokens are still counted). This is the step-level search of Snell et al.
 2024 ("Scaling LLM Test-Time Compute Optimally...") with N = B*M candidates a round.
 """
 
@@ -59,6 +60,8 @@ def beam(
         r += 1
         bar.update(1)
     bar.close()
-    label = f"beam-{agg_label(scorer, s.aggregate)} M={M}"
+    label = f"beam-{agg_label(scorer, s.aggregate)} M={M}" + (
+        " wv" if s.select == "weighted" else ""
+    )
     meta = [{"beams": B, "expand": M, "rounds": k} for k in rounds]
     return finish_records("beam", label, problems, finished, scorer, s, ledger, meta)

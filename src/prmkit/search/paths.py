@@ -17,7 +17,7 @@ from prmkit.search.core import (
     score_items,
     solution_score,
 )
-from prmkit.search.select import pick_best
+from prmkit.search.select import pick_best, pick_weighted
 from prmkit.worlds import get_world
 
 
@@ -138,14 +138,15 @@ def finish_records(
     ledger: Ledger,
     meta: list[dict] | None = None,
 ) -> list[SearchRecord]:
-    """Per problem, the best finished path by aggregated score (answered ones first), graded."""
+    """Per problem, the finished path chosen by `s.select` (best aggregated score, or
+    the top path of the answer with the largest total score; answered ones first), graded."""
     world = s.world
     records = []
     for i, (prob, cands) in enumerate(zip(problems, finished)):
         if cands:
             agg = [solution_score(scorer, s.aggregate, c.scores) for c in cands]
             answers = [get_world(world).extract_answer(c.steps) for c in cands]
-            j = pick_best(answers, agg)
+            j = pick_weighted(answers, agg) if s.select == "weighted" else pick_best(answers, agg)
             best, score = cands[j], agg[j]
         else:
             best, score = Path(i, []), None
