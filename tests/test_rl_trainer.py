@@ -251,7 +251,7 @@ def test_cli_rl_writes_metrics_plots_and_policy(tiny_policy, tmp_path, capsys):
     )
     assert code == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
-    assert summary["command"] == "rl" and summary["steps"] == 2
+    assert summary["command"] == "rl" and summary["steps"] == 2 and summary["credit"] == "sum"
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[0]["step"] == 0 and "eval_accuracy" in rows[0]
     assert [r["step"] for r in rows[1:]] == [1, 2] and "eval_accuracy" in rows[-1]
@@ -391,3 +391,14 @@ def test_rl_help_documents_trainer_settings(capsys):
     assert type(s) is RLSettings and s.lr == 3e-4 and s.n_eval == 7
     code, _, err = run_cli(["rl", "--policy", "p", "--out", "o", "--world", "gsm8k"], capsys)
     assert code == 2 and "--world" in err  # the command handles arithmetic problems only
+
+
+def test_cli_rl_outcome_reports_no_credit_method(tiny_policy, tmp_path, capsys):
+    """Outcome-only rewards have no steps to credit: the summary says credit null."""
+    args = ["rl", "--policy", tiny_policy, "--reward", "outcome", "--steps", 1]
+    args += ["--prompts-per-step", 2, "--group-size", 2, "--n-problems", 4, "--n-eval", 0]
+    args += ["--max-new-tokens", 20, "--out", tmp_path / "o", "--no-progress"]
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["reward"] == "outcome" and summary["credit"] is None

@@ -95,16 +95,17 @@ def run(cfg: Config) -> dict:
         raise InputError(str(e), cfg.problems or cfg.policy) from None
     from prmkit.rl.rollout import PolicyAdapter
 
+    credit_used = None if cfg.reward == "outcome" else cfg.credit  # outcome-only has no steps
     PolicyAdapter(policy).save(
         f"{cfg.out}/policy",
-        {"rl": {"reward": cfg.reward, "credit": cfg.credit, "steps": cfg.steps, "seed": cfg.seed}},
+        {"rl": {"reward": cfg.reward, "credit": credit_used, "steps": cfg.steps, "seed": cfg.seed}},
     )
-    plots = plot_curves(rows, cfg.out, f"{cfg.reward}/{cfg.credit}")
+    plots = plot_curves(rows, cfg.out, f"{cfg.reward}/{credit_used}" if credit_used else cfg.reward)
     return {
         "command": "rl",
         "out": cfg.out,
         "reward": cfg.reward,
-        "credit": cfg.credit,
+        "credit": credit_used,
         "steps": cfg.steps,
         "metrics": f"{cfg.out}/metrics.jsonl",
         "plots": len(plots),
