@@ -1,3 +1,4 @@
+import json
 import os
 import sys
 
@@ -34,6 +35,15 @@ def run_cli(args, capsys):
         code = e.code
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def last_json(stdout: str) -> dict:
+    """The one-line JSON summary every command prints last, parsed."""
+    lines = stdout.strip().splitlines()
+    assert lines, "the command printed nothing on stdout"
+    summary = json.loads(lines[-1])
+    assert isinstance(summary, dict), lines[-1]
+    return summary
 
 
 sys.modules.setdefault("prmkit_test_helpers", sys.modules[__name__])

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import last_json, run_cli
 
 
 def test_world_generate_and_same_seed(tmp_path, capsys):
@@ -11,7 +11,7 @@ def test_world_generate_and_same_seed(tmp_path, capsys):
         capsys,
     )
     assert code == 0
-    summary = json.loads(out.strip().splitlines()[-1])
+    summary = last_json(out)
     assert summary["n"] == 20 and summary["out"] == str(a)
     run_cli(
         ["world", "generate", "--n", 20, "--seed", 3, "--out", b, "--min-ops", 3, "--max-ops", 3],
@@ -45,7 +45,7 @@ def test_sample_is_graded_and_seeded(tmp_path, capsys, tiny_policy):
         )
         assert code == 0, out
         outs.append((tmp_path / name).read_text())
-        summary = json.loads(out.strip().splitlines()[-1])
+        summary = last_json(out)
         assert summary["samples"] == 18
     assert outs[0] == outs[1]
     for line in outs[0].splitlines():
@@ -116,7 +116,7 @@ def test_yaml_recipe_and_bad_recipe(tmp_path, capsys):
     r.write_text("n: 5\nseed: 2\n")
     out_file = tmp_path / "o.jsonl"
     code, out, _ = run_cli(["world", "generate", "--config", r, "--out", out_file], capsys)
-    assert code == 0 and json.loads(out.splitlines()[-1])["n"] == 5
+    assert code == 0 and last_json(out)["n"] == 5
     r.write_text("n: 5\nbogus: 1\n")
     code, _, err = run_cli(["world", "generate", "--config", r, "--out", out_file], capsys)
     assert code == 2 and "unknown setting 'bogus'" in err and str(r) in err

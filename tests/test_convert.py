@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import run_cli
+from conftest import last_json, run_cli
 
 from prmkit.data import Sample, read_jsonl
 from prmkit.data.converters import from_math_shepherd, from_prm800k, read_samples
@@ -93,7 +93,7 @@ def test_round_trips_through_every_writable_format(tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    assert json.loads(out.splitlines()[-1])["records"] == 2
+    assert last_json(out)["records"] == 2
     base = read_jsonl(tmp_path / "a.jsonl", Sample.from_dict)
     for fmt, ext in (
         ("trl", "jsonl"),

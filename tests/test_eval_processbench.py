@@ -5,7 +5,7 @@ import json
 import random
 
 import pytest
-from conftest import run_cli
+from conftest import last_json, run_cli
 
 from prmkit.evaluate.processbench import (
     auroc,
@@ -104,7 +104,7 @@ def test_cli_eval_processbench_official_format(tmp_path, capsys, layout):
         capsys,
     )
     assert code == 0, err
-    s = json.loads(out.strip().splitlines()[-1])
+    s = last_json(out)
     for k in ("f1", "acc_error", "acc_correct", "threshold", "auroc"):
         assert k in s
     assert s["f1"] == 1.0 and s["auroc"] == 1.0 and s["threshold_from"] == "dev-split"
@@ -114,7 +114,7 @@ def test_cli_eval_processbench_official_format(tmp_path, capsys, layout):
     code, out, _ = run_cli(
         ["eval", "processbench", "--prm", "rule", "--data", path, "--threshold", "0.3"], capsys
     )
-    s = json.loads(out.strip().splitlines()[-1])
+    s = last_json(out)
     assert s["threshold"] == 0.3 and s["threshold_from"] == "fixed" and s["n_eval"] == len(recs)
 
 

@@ -1,9 +1,8 @@
 """Consensus filtering of two label sets: what is kept, what is dropped and why."""
 
 import dataclasses
-import json
 
-from conftest import run_cli
+from conftest import last_json, run_cli
 from test_label_methods import SAMPLES
 
 from prmkit.data import Sample, StepLabels, read_jsonl, write_jsonl
@@ -82,7 +81,7 @@ def test_consensus_command_reports_drops(tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    s = json.loads(stdout.splitlines()[-1])
+    s = last_json(stdout)
     assert s["dropped_samples"] == 2 and s["items"] == len(SAMPLES) - 2
     assert s["dropped_steps"] == {"disagree": 2, "after_disagreement": 4, "missing": 2}
     kept = {r.id: r for r in read_jsonl(out, Sample.from_dict)}

@@ -6,7 +6,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import run_cli
+from conftest import last_json, run_cli
 from test_label_methods import SAMPLES
 
 from prmkit.data import Sample, read_jsonl, write_jsonl
@@ -122,7 +122,7 @@ def test_judge_labels_by_majority_vote(api, stub, samples_file, tmp_path, capsys
     args += ["--judge-api-key-env", "JUDGE_KEY", "--judge-model", "m1"]
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    summary = last_json(stdout)
     assert summary["labeled"] == 4 and summary["rollouts"] == 20 and summary["tokens"] == 4 * 35
     for s, lab in zip(SAMPLES[:4], read_jsonl(out, Sample.from_dict)):
         p = lab.labels.provenance
@@ -164,14 +164,14 @@ def test_judge_without_a_valid_answer_leaves_the_item_unlabeled_but_written(
     out = tmp_path / "o.jsonl"
     args = judge_args(samples_file, out, stub, "--k", 2)
     code, stdout, _ = run_cli(args, capsys)
-    assert code == 0 and json.loads(stdout.splitlines()[-1])["labeled"] == 0
+    assert code == 0 and last_json(stdout)["labeled"] == 0
     recs = read_jsonl(out, Sample.from_dict)
     assert len(recs) == 4 and all(
         r.labels is None and "no parsable answer" in r.meta["label_error"] for r in recs
     )
     n = len(Stub.log)
     code, stdout, _ = run_cli(args, capsys)  # resumed: nothing asked again
-    assert code == 0 and len(Stub.log) == n and json.loads(stdout.splitlines()[-1])["resumed"] == 4
+    assert code == 0 and len(Stub.log) == n and last_json(stdout)["resumed"] == 4
 
 
 def test_unreachable_judge_is_a_clean_error(samples_file, tmp_path, capsys):

@@ -1,11 +1,10 @@
 """The Ray engine on a 2-CPU local Ray: same output as the local engine, same resume."""
 
-import json
 import os
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import last_json, run_cli
 from test_label_methods import one_thread  # noqa: F401
 from test_label_resume import args, make_samples
 
@@ -45,7 +44,7 @@ def test_ray_engine_matches_local_and_resumes(tiny_policy, tmp_path, capsys):
             args(tiny_policy, inp, out, "--engine", "ray", "--chunk", 2), capsys
         )
         assert code == 0, err
-        s = json.loads(stdout.splitlines()[-1])
+        s = last_json(stdout)
         assert s["engine"] == "ray" and s["ray_workers"] == 2 and s["items"] == 12
         assert s["resumed"] == 4 and s["this_run"]["items"] == 8
         assert out.read_bytes() == local.read_bytes()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import last_json, run_cli
 from test_label_methods import one_thread  # noqa: F401
 
 import prmkit
@@ -95,7 +95,7 @@ def test_sigkill_then_rerun_finishes_every_item_exactly_once(
 
     code, stdout, err = run_cli(args(tiny_policy, samples_file, out, "--chunk", 4), capsys)
     assert code == 0, err
-    s = json.loads(stdout.splitlines()[-1])
+    s = last_json(stdout)
     assert s["resumed"] == before and s["this_run"]["items"] == N - before  # nothing redone
     ids = [r["id"] for r in read_jsonl(out)]
     assert len(ids) == N and len(set(ids)) == N and set(done_ids) <= set(ids)
@@ -112,7 +112,7 @@ def test_a_torn_last_line_is_cut_and_redone(tiny_policy, samples_file, tmp_path,
         out.write_bytes(b"".join(lines[:3]) + tail)
         code, stdout, err = run_cli(args(tiny_policy, samples_file, out, "--chunk", 16), capsys)
         assert code == 0, err
-        assert json.loads(stdout.splitlines()[-1])["resumed"] == resumed
+        assert last_json(stdout)["resumed"] == resumed
         assert out.read_bytes() == clean.read_bytes()
 
 

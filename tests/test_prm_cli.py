@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_cli
+from conftest import last_json, run_cli
 from test_prm_train import make_samples
 
 from prmkit.data import Sample, StepLabels, read_jsonl, write_jsonl
@@ -19,10 +19,6 @@ TINY = [
     "128",
     "--no-progress",
 ]
-
-
-def _last(out):
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def test_train_score_eval_on_any_labeled_file(tmp_path, capsys):
@@ -57,7 +53,7 @@ def test_train_score_eval_on_any_labeled_file(tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    t = _last(out)
+    t = last_json(out)
     assert (
         t["kind"] == "prm"
         and t["label_source"] == "exact+mc-soft"
@@ -94,7 +90,7 @@ def test_train_score_eval_on_any_labeled_file(tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    e = _last(out)
+    e = last_json(out)
     assert e["threshold"] == 0.5 and e["n_eval"] == 48 and 0 <= e["acc_error"] <= 1
 
 
@@ -119,7 +115,7 @@ def test_orm_and_implicit_from_the_cli(tmp_path, capsys, tiny_policy):
         capsys,
     )
     assert code == 0, err
-    assert _last(out)["label_source"] == "outcomes"
+    assert last_json(out)["label_source"] == "outcomes"
     assert json.loads((tmp_path / "orm" / "config.json").read_text())["kind"] == "orm"
     code, out, err = run_cli(
         [
@@ -155,7 +151,7 @@ def test_orm_and_implicit_from_the_cli(tmp_path, capsys, tiny_policy):
         capsys,
     )
     assert code == 0, err
-    assert _last(out)["kind"] == "implicit-prm"
+    assert last_json(out)["kind"] == "implicit-prm"
 
 
 def test_user_mistakes_exit_2_without_traceback(tmp_path, capsys, tiny_policy):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import last_json, run_cli
 from hf_tiny import build_tiny_hf
 
 from prmkit.data import Problem
@@ -250,7 +250,7 @@ def test_cli_rl_writes_metrics_plots_and_policy(tiny_policy, tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    summary = last_json(stdout)
     assert summary["command"] == "rl" and summary["steps"] == 2 and summary["credit"] == "sum"
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[0]["step"] == 0 and "eval_accuracy" in rows[0]
@@ -400,5 +400,5 @@ def test_cli_rl_outcome_reports_no_credit_method(tiny_policy, tmp_path, capsys):
     args += ["--max-new-tokens", 20, "--out", tmp_path / "o", "--no-progress"]
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    summary = last_json(stdout)
     assert summary["reward"] == "outcome" and summary["credit"] is None

@@ -1,8 +1,6 @@
 """`prmkit search` and `prmkit plot` end to end on the tiny built-in policy."""
 
-import json
-
-from conftest import run_cli
+from conftest import last_json, run_cli
 
 from prmkit.data import Problem, read_jsonl, write_jsonl
 from prmkit.search import SearchRecord
@@ -41,7 +39,7 @@ def test_search_and_plot_cli(tiny_policy, tmp_path, capsys):
             ["search", "--method", method, "--out", out, *common, *extra], capsys
         )
         assert code == 0, err
-        summary = json.loads(stdout.strip().splitlines()[-1])
+        summary = last_json(stdout)
         recs = read_jsonl(out, SearchRecord.from_dict)
         assert len(recs) == 4 and summary["problems"] == 4
         assert summary["tokens"] == sum(r.tokens for r in recs) > 0
@@ -73,7 +71,7 @@ def test_search_and_plot_cli(tiny_policy, tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
-    s = json.loads(stdout.strip().splitlines()[-1])
+    s = last_json(stdout)
     assert set(s["points"]) == {"bon-min", "vote", "beam-min M=2"}
     for key in ("accuracy_vs_n", "accuracy_vs_tokens"):
         assert open(s[key], "rb").read(8) == b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import torch
-from conftest import run_cli
+from conftest import last_json, run_cli
 
 from prmkit.data import Problem, Sample, read_jsonl, write_jsonl
 from prmkit.models.builtin import BuiltinPolicy
@@ -66,7 +66,7 @@ def test_serve_policy_and_sample_through_it(tmp_path, capsys):
                 capsys,
             )
             assert code == 0, err
-            outs[name] = json.loads(out.strip().splitlines()[-1])
+            outs[name] = last_json(out)
             assert outs[name]["samples"] == 12
         remote = read_jsonl(tmp_path / "remote.jsonl", Sample.from_dict)
         local = read_jsonl(tmp_path / "local.jsonl", Sample.from_dict)
@@ -117,7 +117,7 @@ def test_serve_prm_cli_with_token(tmp_path, capsys, monkeypatch):
         "bad_utf8": 400,
         "what": "PRM 'rule'",
     }
-    summary = json.loads(out.strip().splitlines()[-1])
+    summary = last_json(out)
     assert (
         summary["command"] == "serve prm"
         and summary["items"] == 1

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_cli
+from conftest import last_json, run_cli
 
 from prmkit.data import Problem, Sample, read_jsonl, write_jsonl
 from prmkit.models.builtin import BuiltinPolicy
@@ -78,7 +78,7 @@ def test_mc_labels_through_the_policy_server(tmp_path, capsys):
                     capsys,
                 )
                 assert code == 0, err
-                summaries[name] = json.loads(out.strip().splitlines()[-1])
+                summaries[name] = last_json(out)
     finally:
         torch.set_num_threads(before)
     remote = read_jsonl(tmp_path / "remote.jsonl", Sample.from_dict)
