@@ -37,7 +37,7 @@ class ModelScorer:
         self.kind = model.kind
         if max_tokens is None:
             # On CPU, passes of about 2k tokens keep activations in cache: per solution
-            # they cost 25-30% less than 16k-token passes (benchmarks/score_pass_size.py);
+            # they cost 20-28% less than 16k-token passes (benchmarks/score_pass_size.py);
             # accelerators want the biggest passes that fit.
             max_tokens = 2048 if model.device.type == "cpu" else 16384
         self.max_tokens = max_tokens
