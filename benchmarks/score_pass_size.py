@@ -30,6 +30,7 @@ from prmkit.worlds import arithmetic  # noqa: E402
 
 
 def solutions(n: int, seed: int) -> list[tuple[str, list[str]]]:
+    """(prompt, steps) of n arithmetic problems, each solved right or corrupted (50/50)."""
     rng = random.Random(seed)
     out = []
     for p in arithmetic.generate(n, seed=seed):

@@ -25,7 +25,6 @@ import asyncio
 import gc
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -39,11 +38,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from score_pass_size import solutions  # noqa: E402
+
 from prmkit.models.gpt import GPTConfig  # noqa: E402
 from prmkit.models.tokenizer import CharTokenizer  # noqa: E402
 from prmkit.prm.models import BuiltinStepModel  # noqa: E402
 from prmkit.prm.scoring import ModelScorer  # noqa: E402
-from prmkit.worlds import arithmetic  # noqa: E402
 
 
 def standin_scorer(cfg: GPTConfig, seed: int = 0, threads: int = 1) -> ModelScorer:
@@ -56,16 +56,8 @@ def standin_scorer(cfg: GPTConfig, seed: int = 0, threads: int = 1) -> ModelScor
 
 
 def payloads(n: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    out = []
-    for p in arithmetic.generate(n, seed=seed):
-        steps = (
-            arithmetic.solve(p["prompt"])
-            if rng.random() < 0.5
-            else arithmetic.corrupt(p["prompt"], rng)[0]
-        )
-        out.append({"problem": p["prompt"], "steps": steps})
-    return out
+    """`/score` bodies: arithmetic solutions, half right and half corrupted."""
+    return [{"problem": p, "steps": steps} for p, steps in solutions(n, seed)]
 
 
 # ---- server process ---------------------------------------------------------------------

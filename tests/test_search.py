@@ -307,9 +307,9 @@ def test_finished_paths_chosen_by_best_score_or_weighted_vote():
     def chosen(select):
         s = SearchSettings(select=select)
         (r,) = finish_records("beam", "b", [prob], [cands], Fixed(), s, Ledger.new(1))
-        return r.answer, r.correct, r.score
+        return r.answer, r.correct, r.score, r.label
 
-    assert chosen("best") == ("10", False, 0.7)
-    assert chosen("weighted") == ("11", True, 0.4)
+    assert chosen("best") == ("10", False, 0.7, "b")
+    assert chosen("weighted") == ("11", True, 0.4, "b wv")
     with pytest.raises(ValueError, match="--select"):
         SearchSettings(select="vote").check()

@@ -7,8 +7,9 @@ problem the B best by aggregated score survive, minus one slot for every solutio
 already finished. Search ends when every problem has B finished solutions or none
 left to grow; the best finished one is the answer (with `select="weighted"`: the best
 of the answer whose finished solutions have the largest total score). Identical
-candidates are merged (their tokens are still counted). This is the step-level search of Snell et al.
-2024 ("Scaling LLM Test-Time Compute Optimally...") with N = B*M candidates a round.
+candidates are merged (their tokens are still counted). This is the step-level search
+of Snell et al. 2024 ("Scaling LLM Test-Time Compute Optimally...") with N = B*M
+candidates a round.
 """
 
 from __future__ import annotations
@@ -60,8 +61,6 @@ def beam(
         r += 1
         bar.update(1)
     bar.close()
-    label = f"beam-{agg_label(scorer, s.aggregate)} M={M}" + (
-        " wv" if s.select == "weighted" else ""
-    )
+    label = f"beam-{agg_label(scorer, s.aggregate)} M={M}"
     meta = [{"beams": B, "expand": M, "rounds": k} for k in rounds]
     return finish_records("beam", label, problems, finished, scorer, s, ledger, meta)

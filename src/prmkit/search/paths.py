@@ -139,8 +139,11 @@ def finish_records(
     meta: list[dict] | None = None,
 ) -> list[SearchRecord]:
     """Per problem, the finished path chosen by `s.select` (best aggregated score, or
-    the top path of the answer with the largest total score; answered ones first), graded."""
+    the top path of the answer with the largest total score; answered ones first), graded.
+    Weighted selection marks the label with " wv"."""
     world = s.world
+    if s.select == "weighted":
+        label += " wv"
     records = []
     for i, (prob, cands) in enumerate(zip(problems, finished)):
         if cands:

@@ -52,8 +52,6 @@ def reject(
         policy, problems, live, 1, s, ledger, seed + s.reject_after, one_step=False
     )
     score_paths(scorer, problems, final, ledger)
-    label = f"reject-{agg_label(scorer, s.aggregate)} k={s.reject_after} keep={s.keep:g}" + (
-        " wv" if s.select == "weighted" else ""
-    )
+    label = f"reject-{agg_label(scorer, s.aggregate)} k={s.reject_after} keep={s.keep:g}"
     meta = [{"kept": min(k, len(g)), "reject_after": s.reject_after} for g in by_owner(paths, P)]
     return finish_records("reject", label, problems, by_owner(final, P), scorer, s, ledger, meta)
