@@ -48,7 +48,12 @@ def run_seed(policy, scorer, problems, args, seed: int, out: Path) -> tuple[list
         records.append(recs)
     for bn in args.beam_n:
         s = SearchSettings(
-            n=bn, expand=args.expand, aggregate=args.beam_aggregate, select=args.select, **base
+            n=bn,
+            expand=args.expand,
+            subtrees=args.subtrees,
+            aggregate=args.beam_aggregate,
+            select=args.select,
+            **base,
         )
         t0 = time.perf_counter()
         records.append(beam(policy, scorer, problems, s, args.progress))
@@ -88,6 +93,12 @@ def main() -> None:
     ap.add_argument("--aggregates", nargs="+", default=list(AGGREGATORS), choices=list(AGGREGATORS))
     ap.add_argument("--beam-n", type=int, nargs="*", default=[4, 8, 16])
     ap.add_argument("--expand", type=int, default=4)
+    ap.add_argument(
+        "--subtrees",
+        type=int,
+        default=1,
+        help="beam: independent subtrees (a large value gives DVTS: one beam per subtree)",
+    )
     ap.add_argument("--beam-aggregate", default="min", choices=list(AGGREGATORS))
     ap.add_argument(
         "--select",
@@ -145,14 +156,14 @@ def main() -> None:
         print(
             f"bon@{args.goal_n}: accuracy {bb['bon_accuracy']:.3f} with {bb['bon_tokens']:.0f} tokens/problem; "
             + (
-                f"cheapest beam reaching it: N={bb['beam_n']} at {bb['token_ratio']:.0%} of the tokens"
+                f"cheapest beam reaching it: {bb['beam_label']} N={bb['beam_n']} at {bb['token_ratio']:.0%} of the tokens"
                 if bb["beam_n"]
-                else f"no beam reaches it (best beam N={bb['best_beam']['n']}: {bb['best_beam']['accuracy']:.3f})"
+                else f"no beam reaches it (best beam {bb['best_beam']['label']} N={bb['best_beam']['n']}: {bb['best_beam']['accuracy']:.3f})"
             )
             + f"; goal <= 50%: {'MET' if bb['met'] else 'NOT MET'}"
         )
         print(
-            f"  per seed: {[(x['beam_vs_bon']['beam_n'], x['beam_vs_bon']['token_ratio']) for x in g_seeds]}"
+            f"  per seed (N, token share): {[(x['beam_vs_bon']['beam_n'], x['beam_vs_bon']['token_ratio']) for x in g_seeds]}"
         )
     title = f"{Path(args.policy).name}, PRM {args.prm}"
     agg = args.beam_aggregate

@@ -218,6 +218,24 @@ def test_beam_batches_steps_and_beats_bon_with_exact_prm():
         assert r.score is not None and r.label == "beam-min M=4"
 
 
+def test_beam_subtrees_search_independently_and_pool_their_answers():
+    rule = RulePRM()
+    dvts, pol = _run("beam", rule, n=8, expand=2, subtrees=4)
+    # 4 subtrees of one beam per problem, each proposing M=2 from the empty solution
+    assert pol.calls[0] == (30 * 4, 2, True)
+    assert all(c[1] == 2 and c[2] for c in pol.calls[1:])
+    assert sum(r.correct for r in dvts) / 30 >= 0.9
+    for r in dvts:
+        assert r.label == "beam-min M=2 K=4" and r.meta["subtrees"] == 4
+        assert r.meta["beams"] == 4 and 1 <= r.candidates <= 4
+    # the tokens of all subtrees are charged to their problem
+    single, _ = _run("beam", rule, n=2, expand=2)
+    assert sum(r.tokens for r in dvts) > 3 * sum(r.tokens for r in single)
+    # more subtrees than beams: one beam each
+    capped, _ = _run("beam", rule, n=8, expand=4, subtrees=9)
+    assert all(r.meta["subtrees"] == 2 and r.meta["beams"] == 2 for r in capped)
+
+
 def test_reject_stops_low_candidates_early():
     rule = RulePRM()
     rej, pol = _run("reject", rule, n=8, keep=0.25, reject_after=2)
@@ -274,6 +292,39 @@ def test_points_pool_seeds_and_summary():
     assert SearchRecord.from_dict(recs[2].to_dict()) == recs[2]
 
 
+def test_goals_look_at_every_beam_label():
+    from prmkit.search.curves import goals
+
+    pt = lambda acc, tok: {"accuracy": acc, "tokens": tok, "prm_tokens": 0}  # noqa: E731
+    pts = {
+        "vote": {16: pt(0.70, 500)},
+        "bon-min": {16: pt(0.80, 500)},
+        "weighted-vote-min": {16: pt(0.86, 500)},
+        "beam-min M=2 K=2": {4: pt(0.79, 120)},
+        "beam-min M=2 K=3": {6: pt(0.81, 190)},
+        "beam-min M=2 K=4": {8: pt(0.83, 250)},
+        "beam-prod M=4": {4: pt(0.99, 100)},  # another aggregator: not this goal's beam
+    }
+    g = goals(pts, "min", n=16)
+    assert g["weighted_vote_margin"] == {
+        "weighted_vote": 0.86,
+        "vote": 0.70,
+        "points": 16.0,
+        "met": True,
+    }
+    b = g["beam_vs_bon"]
+    # the cheapest beam that reaches 0.80 is K=3 (190 tokens), not the first label
+    assert (b["beam_label"], b["beam_n"], b["token_ratio"], b["met"]) == (
+        "beam-min M=2 K=3",
+        6,
+        0.38,
+        True,
+    )
+    assert b["best_beam"]["label"] == "beam-min M=2 K=4" and b["best_beam"]["n"] == 8
+    only = goals(pts, "min", beam_label="beam-min M=2 K=2", n=16)["beam_vs_bon"]
+    assert only["beam_n"] is None and not only["met"]
+
+
 def test_prm_tokens_use_the_scorers_own_count():
     from types import SimpleNamespace
 
@@ -313,3 +364,5 @@ def test_finished_paths_chosen_by_best_score_or_weighted_vote():
     assert chosen("weighted") == ("11", True, 0.4, "b wv")
     with pytest.raises(ValueError, match="--select"):
         SearchSettings(select="vote").check()
+    with pytest.raises(ValueError, match="--subtrees"):
+        SearchSettings(subtrees=0).check()

@@ -116,6 +116,7 @@ def test_demo_stage_reports_methods_and_goals(tmp_path, monkeypatch):
         "bon-min",
         "weighted-vote-min",
         "beam-min M=4",
+        "beam-min M=2 K=4 wv",
         "reject-min k=1 keep=0.25",
     }
     assert rep.summary["problems"] == 24  # the quick stage's share of the held-out problems
@@ -126,10 +127,9 @@ def test_demo_stage_reports_methods_and_goals(tmp_path, monkeypatch):
         > methods["vote"]["accuracy"]
     )
     assert rep.summary["goals"]["weighted_vote_margin"]["met"]
-    assert (
-        methods["beam-min M=4"]["tokens_per_problem"]
-        < 0.6 * methods["bon-min"]["tokens_per_problem"]
-    )
+    for beam in ("beam-min M=4", "beam-min M=2 K=4 wv"):
+        assert methods[beam]["tokens_per_problem"] < 0.6 * methods["bon-min"]["tokens_per_problem"]
+    assert "beam-min M=2 K=4 wv (N=8)" in rep.markdown
     assert (tmp_path / "accuracy_vs_n.png").exists() and (
         tmp_path / "search_results.jsonl"
     ).exists()

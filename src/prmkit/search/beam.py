@@ -10,6 +10,12 @@ of the answer whose finished solutions have the largest total score). Identical
 candidates are merged (their tokens are still counted). This is the step-level search
 of Snell et al. 2024 ("Scaling LLM Test-Time Compute Optimally...") with N = B*M
 candidates a round.
+
+With `subtrees=K`, the B beams are split into K independent searches of B // K beams,
+each ranking only its own candidates; their finished solutions are pooled for the
+final choice. K = B is diverse verifier tree search (DVTS; Beeching, Tunstall and Rush
+2024, "Scaling test-time compute with open models"): wide beams collapse onto the few
+prefixes the PRM likes best, and independent subtrees keep the candidates diverse.
 """
 
 from __future__ import annotations
@@ -36,31 +42,43 @@ def beam(
 ) -> list[SearchRecord]:
     scorer = need_scorer(scorer, "beam")
     B, M, P = beam_width(s), s.expand, len(problems)
-    ledger = Ledger.new(P)
-    finished: list[list[Path]] = [[] for _ in problems]
-    active = [Path(i, []) for i in range(P)]
-    rounds = [0] * P
+    K = min(s.subtrees, B)
+    W = B // K  # beams per subtree
+    # Subtree t of problem i searches as owner i*K + t: it ranks, keeps and finishes only
+    # among its own candidates, so one PRM favourite cannot take every beam.
+    trees = [prob for prob in problems for _ in range(K)]
+    ledger = Ledger.new(P * K)
+    finished: list[list[Path]] = [[] for _ in trees]
+    active = [Path(v, []) for v in range(P * K)]
+    rounds = [0] * (P * K)
     bar = tqdm(desc="beam rounds", unit="round", disable=not progress, leave=False)
     r = 0
     while active:
         children = unique(
-            extend(
-                policy, problems, active, B * M if r == 0 else M, s, ledger, s.seed * 1_000_003 + r
-            )
+            extend(policy, trees, active, W * M if r == 0 else M, s, ledger, s.seed * 1_000_003 + r)
         )
-        score_paths(scorer, problems, children, ledger)
+        score_paths(scorer, trees, children, ledger)
         active = []
-        for i, group in enumerate(by_owner(children, P)):
+        for v, group in enumerate(by_owner(children, P * K)):
             if not group:
                 continue
-            rounds[i] = r + 1
-            slots = B - len(finished[i])
+            rounds[v] = r + 1
+            slots = W - len(finished[v])
             ranked = sorted(group, key=lambda c: -solution_score(scorer, s.aggregate, c.scores))
             for c in ranked[:slots]:
-                (finished[i] if c.done else active).append(c)
+                (finished[v] if c.done else active).append(c)
         r += 1
         bar.update(1)
     bar.close()
-    label = f"beam-{agg_label(scorer, s.aggregate)} M={M}"
-    meta = [{"beams": B, "expand": M, "rounds": k} for k in rounds]
-    return finish_records("beam", label, problems, finished, scorer, s, ledger, meta)
+    label = f"beam-{agg_label(scorer, s.aggregate)} M={M}" + (f" K={K}" if K > 1 else "")
+    per = [range(i * K, (i + 1) * K) for i in range(P)]
+    totals = Ledger(
+        [sum(ledger.tokens[v] for v in vs) for vs in per],
+        [sum(ledger.prm_tokens[v] for v in vs) for vs in per],
+    )
+    pooled = [[c for v in vs for c in finished[v]] for vs in per]
+    meta = [
+        {"beams": K * W, "expand": M, "subtrees": K, "rounds": max(rounds[v] for v in vs)}
+        for vs in per
+    ]
+    return finish_records("beam", label, problems, pooled, scorer, s, totals, meta)

@@ -33,6 +33,8 @@ class SearchSettings:
     """how per-step PRM scores become one score: min, prod, last or mean"""
     expand: int = 4
     """beam: next steps each beam proposes (M); B = max(1, n // M) beams are kept"""
+    subtrees: int = 1
+    """beam: independent subtrees the B beams are split into (B // subtrees beams each); subtrees = B is diverse verifier tree search (DVTS)"""
     select: Literal["best", "weighted"] = "best"
     """beam / reject: the answer among finished solutions: the best aggregated score, or weighted self-consistency over them"""
     max_steps: int = 12
@@ -65,6 +67,8 @@ class SearchSettings:
             raise ValueError(f"--aggregate must be one of {sorted(AGGREGATORS)}")
         if self.expand < 1 or self.max_steps < 1 or self.reject_after < 1:
             raise ValueError("--expand, --max-steps and --reject-after must be at least 1")
+        if self.subtrees < 1:
+            raise ValueError("--subtrees must be at least 1")
         if self.select not in ("best", "weighted"):
             raise ValueError("--select must be best or weighted")
         if not 0 < self.keep <= 1:

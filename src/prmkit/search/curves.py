@@ -66,8 +66,9 @@ def goals(
     """The issue's two goals, from points.
 
     weighted_vote_margin: accuracy points weighted-vote@n minus vote@n (goal >= 5).
-    beam: the cheapest beam point whose accuracy reaches bon@n, and its generated
-    tokens as a fraction of bon@n's (goal <= 0.5); None when no beam point reaches it.
+    beam: the cheapest beam point, over every beam label (or only `beam_label`), whose
+    accuracy reaches bon@n, and its generated tokens as a fraction of bon@n's (goal
+    <= 0.5); None when no beam point reaches it.
     """
     out: dict = {}
     wv, vote, bon = (
@@ -83,22 +84,26 @@ def goals(
             "points": margin,
             "met": margin >= 5,
         }
-    beams = (
-        pts.get(beam_label or "", {})
-        if beam_label
-        else next((v for k, v in pts.items() if k.startswith(f"beam-{agg}")), {})
-    )
+    beams = [
+        (label, k, p)
+        for label, curve in pts.items()
+        if (label == beam_label if beam_label else label.startswith(f"beam-{agg}"))
+        for k, p in curve.items()
+    ]
     if bon and beams:
-        reach = [(p["tokens"], k) for k, p in beams.items() if p["accuracy"] >= bon["accuracy"]]
+        reach = [
+            (p["tokens"], k, label) for label, k, p in beams if p["accuracy"] >= bon["accuracy"]
+        ]
         best = min(reach) if reach else None
         ratio = None if best is None else round(best[0] / bon["tokens"], 3)
-        top = max(beams, key=lambda k: beams[k]["accuracy"])
+        top_label, top_n, top = max(beams, key=lambda b: b[2]["accuracy"])
         out["beam_vs_bon"] = {
             "bon_accuracy": bon["accuracy"],
             "bon_tokens": bon["tokens"],
             "beam_n": None if best is None else best[1],
+            "beam_label": None if best is None else best[2],
             "token_ratio": ratio,
-            "best_beam": {"n": top} | beams[top],
+            "best_beam": {"label": top_label, "n": top_n} | top,
             "met": ratio is not None and ratio <= 0.5,
         }
     return out

@@ -19,7 +19,10 @@ from prmkit.search.reject import reject
 from prmkit.search.sampled import records_from_pools, sample_pools
 from prmkit.search.scorers import load_scorer
 
-BENCH = "python benchmarks/search_bench.py --policy POLICY --problems TEST.jsonl --prm PRM --seeds 0 1 2"
+BENCH = (
+    "python benchmarks/search_bench.py --policy POLICY --problems TEST.jsonl --prm PRM --n 16 "
+    "--beam-n 4 6 8 --expand 2 --subtrees 16 --select weighted --seeds 0 1 2"
+)
 
 
 def stage_search(ctx):
@@ -49,6 +52,8 @@ def stage_search(ctx):
         rows.append((records[-1].label, n, records[-len(problems) :], pool_s))
     for fn, sn in (
         (beam, SearchSettings(n=8, expand=4, seed=ctx.seed)),
+        # DVTS: 4 independent one-beam subtrees, answers pooled by weighted vote
+        (beam, SearchSettings(n=8, expand=2, subtrees=4, select="weighted", seed=ctx.seed)),
         (reject, SearchSettings(n=n, keep=0.25, seed=ctx.seed)),
     ):
         t0 = time.perf_counter()
@@ -64,20 +69,25 @@ def stage_search(ctx):
         f"| {lab} | {nn} | {st['accuracy']:.1%} | {st['tokens_per_problem']:.0f} | {st['prm_tokens_per_problem']:.0f} | {secs:.1f} |\n"
         for lab, (nn, st, secs) in stats.items()
     )
-    beam_st = next(st for lab, (_, st, _) in stats.items() if lab.startswith("beam"))
     bon_st = stats["bon-min"][1]
+    beam_lines = "".join(
+        f"- {lab} (N={nn}): {st['accuracy']:.1%} against bon@{n} {bon_st['accuracy']:.1%}, with "
+        f"{st['tokens_per_problem'] / max(1.0, bon_st['tokens_per_problem']):.0%} of bon@{n}'s generated tokens "
+        f"(goal: bon@{n}'s accuracy with <= 50%: {'met' if st['accuracy'] >= bon_st['accuracy'] and st['tokens_per_problem'] <= 0.5 * bon_st['tokens_per_problem'] else 'not met'}).\n"
+        for lab, (nn, st, _) in stats.items()
+        if lab.startswith("beam")
+    )
     wvm = g["weighted_vote_margin"]
     md = (
         f"{len(problems)} held-out problems; PRM: {prm_name}. Steps are scored by `min`. "
         f"bon, vote and weighted-vote choose from one pool of {n} samples per problem (sampled in {pool_s:.1f} s); "
-        "their curves over N subsample that pool. Beam: B=2 beams x M=4 proposals a step (8 a round). "
+        "their curves over N subsample that pool. Beam: B=2 beams x M=4 proposals a step (8 a round); "
+        "beam K=4 (DVTS): 4 independent subtrees of one beam x M=2 proposals, their answers pooled by weighted vote (wv). "
         f"Reject: {n} candidates, scored after their first step, the best 25% continued.\n\n"
         "| method | N | accuracy | generated tokens / problem | PRM tokens / problem | seconds |\n|---|---|---|---|---|---|\n"
         + table
         + f"\n- weighted-vote@{n} minus vote@{n}: {wvm['points']:+.1f} points (goal >= +5: {'met' if wvm['met'] else 'not met'}).\n"
-        + f"- beam (N=8): {beam_st['accuracy']:.1%} against bon@{n} {bon_st['accuracy']:.1%}, with "
-        f"{beam_st['tokens_per_problem'] / max(1.0, bon_st['tokens_per_problem']):.0%} of bon@{n}'s generated tokens "
-        f"(goal: bon@{n}'s accuracy with <= 50%: {'met' if beam_st['accuracy'] >= bon_st['accuracy'] and beam_st['tokens_per_problem'] <= 0.5 * bon_st['tokens_per_problem'] else 'not met'}).\n"
+        + beam_lines
         + f"\nOne seed and {len(problems)} problems: expect a few points of noise. Several seeds: `{BENCH}`.\n\n"
         "![accuracy vs N](accuracy_vs_n.png) ![accuracy vs tokens](accuracy_vs_tokens.png)\n"
     )
