@@ -7,6 +7,7 @@ this sweep; accelerators want the largest passes that fit.
 
     python benchmarks/score_pass_size.py                          # d_model 32, 2 layers
     python benchmarks/score_pass_size.py --d-model 128 --n-layer 4  # the policy's size
+    python benchmarks/score_pass_size.py --model runs/prm_mc --max-tokens 2048 --request 1  # a trained PRM, one solution a call
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from prmkit.models.gpt import GPTConfig  # noqa: E402
 from prmkit.models.tokenizer import CharTokenizer  # noqa: E402
 from prmkit.prm.models import BuiltinStepModel  # noqa: E402
-from prmkit.prm.scoring import ModelScorer  # noqa: E402
+from prmkit.prm.scoring import ModelScorer, load_prm  # noqa: E402
 from prmkit.worlds import arithmetic  # noqa: E402
 
 
@@ -42,6 +43,7 @@ def solutions(n: int, seed: int) -> list[tuple[str, list[str]]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="a trained PRM folder instead of the random-init one")
     ap.add_argument("--d-model", type=int, default=32)
     ap.add_argument("--n-layer", type=int, default=2)
     ap.add_argument("--n-head", type=int, default=4)
@@ -57,12 +59,12 @@ def main() -> None:
     cfg = GPTConfig(
         vocab_size=CharTokenizer().vocab_size, n_layer=a.n_layer, n_head=a.n_head, d_model=a.d_model
     )
-    model = BuiltinStepModel.new(cfg)
+    model = None if a.model else BuiltinStepModel.new(cfg)
     items = solutions(a.n, 0)
     calls = [items[i : i + a.request] for i in range(0, len(items), a.request)]
     result = {}
     for mt in a.max_tokens:
-        scorer = ModelScorer(model, max_tokens=mt)
+        scorer = load_prm(a.model, max_tokens=mt) if a.model else ModelScorer(model, max_tokens=mt)
         scorer.score(calls[0])  # warm-up
         best = float("inf")
         for _ in range(a.repeats):
@@ -75,8 +77,7 @@ def main() -> None:
     base = result[str(a.max_tokens[0])]
     summary = {
         "benchmark": "score_pass_size",
-        "d_model": a.d_model,
-        "n_layer": a.n_layer,
+        "model": a.model or f"random-init d_model {a.d_model}, {a.n_layer} layers",
         "request": a.request,
         "threads": a.threads,
         "cpu_ms_per_solution": result,
