@@ -15,6 +15,11 @@ clip, delta credit by default), then writes, under --out:
 Runs that already finished (a complete metrics.jsonl) are reused, so an interrupted
 sweep resumes. Each run uses one torch thread; --workers runs go in parallel.
 
+--continue-from SWEEP trains every (setting, seed) of an earlier sweep for --steps more
+steps, starting from that run's final policy (fresh optimizer state, --warmup steps of
+warm-up, sampling seed + 10 so that it draws new prompts); curves and summary then
+cover both parts, the continuation's steps numbered after the earlier run's.
+
     python benchmarks/rl_hacking.py --policy demo/policy --out runs/rl_hacking --steps 100
 """
 
@@ -84,8 +89,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    ap.add_argument("--policy", help="starting policy (a prmkit checkpoint, e.g. demo/policy)")
     ap.add_argument(
-        "--policy", required=True, help="starting policy (a prmkit checkpoint, e.g. demo/policy)"
+        "--continue-from",
+        help="an earlier sweep's --out: continue each of its runs from its final policy",
     )
     ap.add_argument("--out", default="runs/rl_hacking")
     ap.add_argument(
@@ -106,6 +113,7 @@ def main() -> None:
     ap.add_argument("--prompts-per-step", type=int, default=16)
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=10, help="RL steps of learning-rate warm-up")
     ap.add_argument(
         "--kl-coef", type=float, default=0.0, help="k3 KL penalty to the starting policy"
     )
@@ -132,6 +140,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     a = ap.parse_args()
+    if not (a.policy or a.continue_from):
+        ap.error("give --policy, or --continue-from an earlier sweep")
+    prev = Path(a.continue_from) if a.continue_from else None
 
     out = Path(a.out)
     jobs, runs = [], {}
@@ -144,15 +155,19 @@ def main() -> None:
             if any(r.get("step") == a.steps and "accuracy" in r for r in rows):
                 continue
             mix = reward != "outcome"
+            start = prev / name / f"seed{seed}" / "policy" if prev else a.policy
+            if prev and not (Path(start) / "config.json").exists():
+                ap.error(f"{start}: no final policy to continue from")
             jobs.append(
                 dict(
-                    policy=a.policy,
+                    policy=str(start),
                     out=str(d),
                     reward=reward,
                     credit=cr,
                     prm=a.prm,
                     steps=a.steps,
-                    seed=seed,
+                    seed=seed + 10 if prev else seed,
+                    warmup=a.warmup,
                     prompts_per_step=a.prompts_per_step,
                     group_size=a.group_size,
                     lr=a.lr,
@@ -182,6 +197,13 @@ def main() -> None:
         name: [[r for r in _rows(d / "metrics.jsonl") if r["step"] <= a.steps] for d in ds]
         for name, ds in runs.items()
     }
+    if prev:  # the earlier run, then the continuation (its step 0 is the earlier run's end)
+        for name, ds in runs.items():
+            for i, d in enumerate(ds):
+                before = _rows(prev / name / d.name / "metrics.jsonl")
+                k = max(r["step"] for r in before)
+                after = [r | {"step": r["step"] + k} for r in data[name][i] if r["step"] > 0]
+                data[name][i] = before + after
     w = a.window
     curves: dict[str, dict] = {}
     for name, rr in data.items():
@@ -223,9 +245,10 @@ def main() -> None:
 
     summary: dict = {
         "policy": a.policy,
+        "continue_from": a.continue_from,
         "prm": a.prm,
         "seeds": a.seeds,
-        "steps": a.steps,
+        "steps": max(r["step"] for rr in data.values() for rows in rr for r in rows),
         "window": w,
         "settings": {},
     }
