@@ -59,12 +59,12 @@ def main() -> None:
     cfg = GPTConfig(
         vocab_size=CharTokenizer().vocab_size, n_layer=a.n_layer, n_head=a.n_head, d_model=a.d_model
     )
-    model = None if a.model else BuiltinStepModel.new(cfg)
+    scorer = load_prm(a.model) if a.model else ModelScorer(BuiltinStepModel.new(cfg))
     items = solutions(a.n, 0)
     calls = [items[i : i + a.request] for i in range(0, len(items), a.request)]
     result = {}
     for mt in a.max_tokens:
-        scorer = load_prm(a.model, max_tokens=mt) if a.model else ModelScorer(model, max_tokens=mt)
+        scorer.max_tokens = mt  # read on every score() call; the model is loaded once
         scorer.score(calls[0])  # warm-up
         best = float("inf")
         for _ in range(a.repeats):

@@ -46,27 +46,15 @@ def run_seed(policy, scorer, problems, args, seed: int, out: Path) -> tuple[list
             method, pools, scorer, SearchSettings(n=args.n, aggregate=agg, **base)
         )
         records.append(recs)
+    # beam and reject aggregate partial solutions and choose among finished ones alike
+    grown = dict(aggregate=args.beam_aggregate, select=args.select, **base)
     for bn in args.beam_n:
-        s = SearchSettings(
-            n=bn,
-            expand=args.expand,
-            subtrees=args.subtrees,
-            aggregate=args.beam_aggregate,
-            select=args.select,
-            **base,
-        )
+        s = SearchSettings(n=bn, expand=args.expand, subtrees=args.subtrees, **grown)
         t0 = time.perf_counter()
         records.append(beam(policy, scorer, problems, s, args.progress))
         seconds[records[-1][0].label + f" N={bn}"] = time.perf_counter() - t0
     for rn in args.reject_n:
-        s = SearchSettings(
-            n=rn,
-            keep=args.keep,
-            reject_after=args.reject_after,
-            aggregate=args.beam_aggregate,
-            select=args.select,
-            **base,
-        )
+        s = SearchSettings(n=rn, keep=args.keep, reject_after=args.reject_after, **grown)
         t0 = time.perf_counter()
         records.append(reject(policy, scorer, problems, s, args.progress))
         seconds[records[-1][0].label + f" N={rn}"] = time.perf_counter() - t0
