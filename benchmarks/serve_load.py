@@ -70,7 +70,12 @@ def serve_standin(a) -> None:
     cfg = GPTConfig(
         vocab_size=CharTokenizer().vocab_size, n_layer=a.n_layer, n_head=a.n_head, d_model=a.d_model
     )
-    scorer = standin_scorer(cfg, a.seed, a.threads)
+    if a.no_scorer_process:
+        scorer = standin_scorer(cfg, a.seed, a.threads)
+    else:  # what `prmkit serve prm` does by default
+        from prmkit.serve.scorer_process import ScorerProcess
+
+        scorer = ScorerProcess(standin_scorer, cfg, a.seed, a.threads, threads=a.threads)
     app = create_app(scorer, max_batch_size=a.max_batch_size, max_wait_ms=a.max_wait_ms)
     serve_app(app, "127.0.0.1", 0, scorer.kind)
 
@@ -111,12 +116,20 @@ class Server:
         raise RuntimeError("server never answered /health")
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used (all threads), from /proc; nan elsewhere."""
+        """CPU time the server process and its live children (the scoring process) have
+        used, all threads, from /proc; nan elsewhere."""
+        total = 0.0
         try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except OSError:  # a process that ended mid-scan
+                    continue
+                if stat.parent.name == str(self.proc.pid) or fields[1] == str(self.proc.pid):
+                    total += int(fields[11]) + int(fields[12])
         except OSError:
             return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total / os.sysconf("SC_CLK_TCK")
 
     def health(self) -> dict:
         return httpx.get(self.url + "/health", timeout=10).json()
@@ -328,7 +341,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0, help="load before measuring, per mode")
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument(
-        "--max-batch-size", type=int, default=64, help="batch size of the batching mode"
+        "--max-batch-size", type=int, default=32, help="batch size of the batching mode"
     )
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
     ap.add_argument(
@@ -343,6 +356,11 @@ def main() -> None:
         "--repeats", type=int, default=1, help="alternate the two modes this many times"
     )
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument(
+        "--no-scorer-process",
+        action="store_true",
+        help="score on a thread of the server process (`serve prm --no-scorer-process`)",
+    )
     ap.add_argument("--serve-standin", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve_standin:
@@ -387,6 +405,7 @@ def main() -> None:
                 str(wait),
                 "--threads",
                 str(a.threads),
+                *(["--no-scorer-process"] if a.no_scorer_process else []),
             ]
         extra = [
             "--d-model",
@@ -399,6 +418,7 @@ def main() -> None:
             str(a.threads),
             "--seed",
             str(a.seed),
+            *(["--no-scorer-process"] if a.no_scorer_process else []),
         ]
         return [
             sys.executable,
@@ -467,6 +487,7 @@ def main() -> None:
     summary = {
         "benchmark": "serve_load",
         "scorer": a.model or f"stand-in built-in PRM d_model={a.d_model} n_layer={a.n_layer}",
+        "scorer_process": not a.no_scorer_process,
         "clients": a.clients,
         "seconds": a.seconds,
         "repeats": a.repeats,

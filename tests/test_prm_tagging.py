@@ -171,6 +171,44 @@ def test_collate_right_pads_and_marks_tags():
     assert batch.ids[1, len(b.input_ids) :].eq(tok.pad_id).all()
     assert batch.targets[batch.tags].tolist() == [1.0, 0.0, IGNORE]
     assert torch.equal(batch.mask.sum(1), torch.tensor([len(a.input_ids), len(b.input_ids)]))
+    # tag_at / tag_valid list the same tags, row by row, as the (B, T) tag mask.
+    assert batch.tag_at.tolist() == [a.tag_positions, [b.tag_positions[0], 0]]
+    assert batch.tag_valid.tolist() == [[True, True], [True, False]]
+    assert batch.tag_at.shape == batch.tag_valid.shape == (2, 2)
+
+
+def test_last_layer_at_tags_equals_full_forward():
+    """The built-in PRM runs its last layer only at the tags (GPT.hidden_at): same
+    logits as the full forward read at the tags, across rows of different lengths and
+    numbers of steps, and a model of one layer."""
+    from prmkit.models.gpt import GPTConfig
+    from prmkit.prm.models import BuiltinStepModel
+
+    rng = random.Random(0)
+    problems = arithmetic.generate(12, seed=3)
+    items = [
+        (
+            p["prompt"],
+            arithmetic.solve(p["prompt"])
+            if rng.random() < 0.5
+            else arithmetic.corrupt(p["prompt"], rng)[0],
+        )
+        for p in problems
+    ]
+    for n_layer in (1, 3):
+        torch.manual_seed(n_layer)
+        cfg = GPTConfig(
+            vocab_size=CharTokenizer().vocab_size, n_layer=n_layer, n_head=2, d_model=16
+        )
+        m = BuiltinStepModel.new(cfg, tag=None).eval()
+        batch = collate([m.encode(p, s) for p, s in items], m.pad_id)
+        assert len(set(batch.mask.sum(1).tolist())) > 1 and len(set(batch.tags.sum(1).tolist())) > 1
+        with torch.no_grad():
+            w = m.gpt.tok.weight
+            want = m.gpt.hidden(batch.ids)[batch.tags] @ (w[m.tok.good_id] - w[m.tok.bad_id])
+            got = m.step_logits(batch) - m.bias
+        assert got.shape == want.shape == (int(batch.tags.sum()),)
+        assert torch.allclose(got, want, atol=1e-5)
 
 
 def test_length_buckets_cover_each_index_once_and_respect_limits():

@@ -13,8 +13,9 @@ from prmkit.worlds import WORLDS
 class Config(ServeOptions):
     model: str
     """the PRM: a trained PRM directory, or `rule` for the world's exact verifier"""
-    max_batch_size: int = 64
-    """most items scored in one PRM call"""
+    max_batch_size: int = 32
+    """most items scored in one PRM call; about half the concurrent clients lets one batch
+    score while the next one's requests are read (benchmarks/serve_load.py)"""
     max_wait_ms: float = 5.0
     """longest wait after an item arrives for more items to fill its batch"""
     aggregator: Literal["min", "prod", "mean", "last"] = "min"
@@ -29,6 +30,9 @@ class Config(ServeOptions):
     """most characters per item"""
     world: str = "arithmetic"
     """world of the rule PRM"""
+    scorer_process: bool = True
+    """score in a child process, so that HTTP handling and scoring run on separate cores
+    (in one process Python's GIL serializes them); --no-scorer-process scores on a thread"""
 
     def check(self) -> None:
         if self.max_batch_size < 1:
@@ -46,7 +50,12 @@ def run(cfg: Config) -> dict:
     from prmkit.serve.http import resolve_token, run_command_server
     from prmkit.serve.prm_server import Limits, create_app, load_scorer
 
-    scorer = load_scorer(cfg.model, cfg.world)
+    if cfg.scorer_process:
+        from prmkit.serve.scorer_process import ScorerProcess
+
+        scorer = ScorerProcess(load_scorer, cfg.model, cfg.world, threads=cfg.threads)
+    else:
+        scorer = load_scorer(cfg.model, cfg.world)
     app = create_app(
         scorer,
         max_batch_size=cfg.max_batch_size,

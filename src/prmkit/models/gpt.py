@@ -67,6 +67,25 @@ class Block(nn.Module):
         x = x + self.drop(self.proj(y))
         return x + self.drop(self.mlp(self.ln2(x)))
 
+    def forward_at(self, x: torch.Tensor, at: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
+        """This block's output at positions `at` only: (B, Q, C) from x (B, T, C), at (B, Q);
+        causal: (T, T) bool, True where a query may see a key.
+
+        Queries, attention output and MLP are computed for the Q rows alone; keys and
+        values still come from all T tokens, under the causal mask of each query's
+        position. Equal to forward(x, causal)[b, at[b]] up to float rounding.
+        """
+        B, T, C = x.shape
+        Q, hd = at.shape[1], C // self.n_head
+        idx = at[:, :, None].expand(B, Q, C)
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        rows, q = x.gather(1, idx), q.gather(1, idx)
+        q = q.view(B, Q, self.n_head, hd).transpose(1, 2)
+        k, v = (t.view(B, T, self.n_head, hd).transpose(1, 2) for t in (k, v))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal[at][:, None])
+        rows = rows + self.drop(self.proj(y.transpose(1, 2).reshape(B, Q, C)))
+        return rows + self.drop(self.mlp(self.ln2(rows)))
+
 
 class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
@@ -126,6 +145,23 @@ class GPT(nn.Module):
         if cache is not None:
             cache.len += T
         return self.ln_f(x)
+
+    def hidden_at(self, idx: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+        """Final hidden states (B, Q, d_model) at positions `at` (B, Q) only.
+
+        idx: (B, T) right-padded token ids (no cache). Every layer but the last runs on
+        all T tokens, since later layers' keys need them; the last computes only the Q
+        rows read (a PRM reads one tag per step, about 1 token in 15), which removes
+        most of one layer's arithmetic. Equal to hidden(idx)[b, at[b]] up to rounding.
+        """
+        B, T = idx.shape
+        if T > self.cfg.block_size:
+            raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")
+        x = self.tok(idx) + self.pos(torch.arange(T, device=idx.device))
+        causal = torch.ones(T, T, dtype=torch.bool, device=idx.device).tril()
+        for blk in self.blocks[:-1]:
+            x = blk(x, causal[None, None])
+        return self.ln_f(self.blocks[-1].forward_at(x, at, causal))
 
     def forward(self, idx, key_mask=None, pos=None, cache=None) -> torch.Tensor:
         """Logits (B, T, vocab)."""

@@ -118,10 +118,12 @@ class BuiltinStepModel(StepModel):
         return cls(gpt, kind, {"init": str(init) if init else None}, fmt)
 
     def step_logits(self, batch: Batch) -> torch.Tensor:
-        h = self.gpt.hidden(batch.ids.to(self.device))  # (B, T, d); right padding needs no mask
+        # Right padding needs no key mask; only the tags are read, so the last layer
+        # runs at the tags alone (GPT.hidden_at).
+        h = self.gpt.hidden_at(batch.ids.to(self.device), batch.tag_at.to(self.device))
         w = self.gpt.tok.weight
         direction = w[self.tok.good_id] - w[self.tok.bad_id]  # (d,)
-        return h[batch.tags.to(self.device)] @ direction + self.bias
+        return h[batch.tag_valid.to(self.device)] @ direction + self.bias  # (n_tags,)
 
     def bare_forward(self, batch: Batch) -> torch.Tensor:
         """The backbone's plain forward (logits over the vocabulary): the benchmark's yardstick."""

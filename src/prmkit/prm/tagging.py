@@ -143,6 +143,9 @@ class Batch:
     ids: (B, T) long. mask: (B, T) bool, True at real tokens. targets: (B, T) float,
     IGNORE where unsupervised. tags: (B, T) bool, True at every step tag.
     step_of: (B, T) long, -1 outside steps. order: the examples' indices in the batch.
+    tag_at: (B, Q) long, each row's tag positions ascending, Q = most tags in a row,
+    padded with 0; tag_valid: (B, Q) bool. y[tag_valid] of a (B, Q, ...) tensor read at
+    tag_at lists the tags in the order of x[tags] of a (B, T, ...) one.
     """
 
     ids: torch.Tensor
@@ -151,6 +154,8 @@ class Batch:
     tags: torch.Tensor
     step_of: torch.Tensor
     order: list[int]
+    tag_at: torch.Tensor
+    tag_valid: torch.Tensor
 
 
 def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = None) -> Batch:
@@ -158,7 +163,8 @@ def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = N
     T = max(len(e.input_ids) for e in examples)
     # Pad as Python lists and build each tensor once: a tensor per example per field
     # cost more than the forward pass of a small PRM on a batch of short solutions.
-    ids, mask, targets, tags, step_of = [], [], [], [], []
+    Q = max(max(len(e.tag_positions) for e in examples), 1)
+    ids, mask, targets, tags, step_of, at, valid = [], [], [], [], [], [], []
     for e in examples:
         n = len(e.input_ids)
         pad = T - n
@@ -170,6 +176,9 @@ def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = N
         for t in e.tag_positions:
             row[t] = True
         tags.append(row)
+        q = len(e.tag_positions)
+        at.append(sorted(e.tag_positions) + [0] * (Q - q))
+        valid.append([True] * q + [False] * (Q - q))
     return Batch(
         torch.tensor(ids, dtype=torch.long),
         torch.tensor(mask, dtype=torch.bool),
@@ -177,6 +186,8 @@ def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = N
         torch.tensor(tags, dtype=torch.bool),
         torch.tensor(step_of, dtype=torch.long),
         list(range(len(examples))) if order is None else order,
+        torch.tensor(at, dtype=torch.long),
+        torch.tensor(valid, dtype=torch.bool),
     )
 
 

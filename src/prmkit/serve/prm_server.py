@@ -10,8 +10,10 @@ Endpoints (JSON in, JSON out):
 
 Every item of every concurrent request goes into one queue; `DynamicBatcher` takes up
 to `max_batch_size` items, waiting at most `max_wait_ms` after the first for more, and
-scores them in one `StepScorer.score` call on a worker thread. While a batch runs, new
-requests queue up, so under load batches fill without waiting.
+scores them in one `StepScorer.score` call on a worker thread (with `ScorerProcess`, in
+a child process). Two batches may be in flight, one scoring and the next queued behind
+it. While a batch runs, new requests queue up, so under load batches fill without
+waiting.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class DynamicBatcher:
     def __init__(
         self,
         scorer: StepScorer,
-        max_batch_size: int = 64,
+        max_batch_size: int = 32,
         max_wait_ms: float = 5.0,
         max_queue: int = 16384,
     ) -> None:
@@ -117,6 +119,9 @@ class DynamicBatcher:
             except asyncio.CancelledError:
                 pass
         self.pool.shutdown(wait=True)
+        close = getattr(self.scorer, "close", None)  # a ScorerProcess ends its child
+        if close is not None:
+            close()
 
     async def submit(self, items: list[Item]) -> list:
         if self.queue is None:
@@ -147,20 +152,41 @@ class DynamicBatcher:
         return [(it, f) for it, f in batch if not f.done()]  # drop items of vanished clients
 
     async def _loop(self) -> None:
+        # Two batches in flight: while one is scored, the next is collected and waits in
+        # the worker's queue, so the scorer starts it the moment the first returns
+        # instead of idling while the event loop answers and collects.
+        slots = asyncio.Semaphore(2)
+        running: set[asyncio.Task] = set()
+        try:
+            while True:
+                await slots.acquire()
+                batch = await self._collect()
+                if not batch:
+                    slots.release()
+                    continue
+                task = asyncio.create_task(self._run(batch))
+                running.add(task)
+                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _run(self, batch: list) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            batch = await self._collect()
-            if not batch:
-                continue
-            t0 = time.perf_counter()
-            results = await loop.run_in_executor(self.pool, self._score, [it for it, _ in batch])
+        results = await loop.run_in_executor(self.pool, self._timed, [it for it, _ in batch])
+        self.batches += 1
+        self.items += len(batch)
+        self.largest = max(self.largest, len(batch))
+        for (_, f), r in zip(batch, results):
+            if not f.done():
+                f.set_result(r)
+
+    def _timed(self, items: list[Item]) -> list:
+        t0 = time.perf_counter()
+        try:
+            return self._score(items)
+        finally:
             self.busy_s += time.perf_counter() - t0
-            self.batches += 1
-            self.items += len(batch)
-            self.largest = max(self.largest, len(batch))
-            for (_, f), r in zip(batch, results):
-                if not f.done():
-                    f.set_result(r)
 
     def _score(self, items: list[Item]) -> list:
         try:
@@ -180,7 +206,7 @@ class DynamicBatcher:
             "largest_batch": self.largest,
             "queued": self.queue.qsize() if self.queue is not None else 0,
             "busy_seconds": round(self.busy_s, 3),
-        }
+        } | ({"scorer_starts": self.scorer.starts} if hasattr(self.scorer, "starts") else {})
 
 
 def _check_scores(items: list[Item], out) -> None:
@@ -244,7 +270,7 @@ def load_scorer(model: str, world: str = "arithmetic") -> StepScorer:
 def create_app(
     scorer: StepScorer,
     *,
-    max_batch_size: int = 64,
+    max_batch_size: int = 32,
     max_wait_ms: float = 5.0,
     token: str | None = None,
     max_body_bytes: int = 1_000_000,
