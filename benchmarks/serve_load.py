@@ -387,6 +387,8 @@ def main() -> None:
             want = table[(it["problem"], tuple(it["steps"]))]
             return len(want) == len(scores) and all(abs(x - y) < 1e-4 for x, y in zip(want, scores))
 
+    scorer_flag = ["--no-scorer-process"] if a.no_scorer_process else []
+
     def command(bs: int, wait: float) -> list[str]:
         if a.model is not None:
             return [
@@ -405,7 +407,7 @@ def main() -> None:
                 str(wait),
                 "--threads",
                 str(a.threads),
-                *(["--no-scorer-process"] if a.no_scorer_process else []),
+                *scorer_flag,
             ]
         extra = [
             "--d-model",
@@ -418,7 +420,7 @@ def main() -> None:
             str(a.threads),
             "--seed",
             str(a.seed),
-            *(["--no-scorer-process"] if a.no_scorer_process else []),
+            *scorer_flag,
         ]
         return [
             sys.executable,

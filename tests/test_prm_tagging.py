@@ -59,13 +59,15 @@ def hf_fast(hf_dir):
     return AutoTokenizer.from_pretrained(str(hf_dir), local_files_only=True)
 
 
-def _cases(rng: random.Random, ascii_only: bool, n: int = 150):
+def _cases(rng: random.Random, ascii_only: bool, n: int = 150, free_text: float = 0.5):
+    """(prompt, steps, labels): arithmetic solutions, right or corrupted, a `free_text`
+    share of them replaced by free text."""
     for p in arithmetic.generate(n, seed=rng.randrange(10**6)):
         prompt = p["prompt"]
         steps = (
             arithmetic.solve(prompt) if rng.random() < 0.5 else arithmetic.corrupt(prompt, rng)[0]
         )
-        if rng.random() < 0.5:  # free text, with separators, tags and spaces inside steps
+        if rng.random() < free_text:  # free text, with separators, tags and spaces inside steps
             words = [w for w in WORDS if not ascii_only or w.isascii()]
             steps = [
                 " ".join(rng.choice(words) for _ in range(rng.randrange(0, 6)))
@@ -184,17 +186,7 @@ def test_last_layer_at_tags_equals_full_forward():
     from prmkit.models.gpt import GPTConfig
     from prmkit.prm.models import BuiltinStepModel
 
-    rng = random.Random(0)
-    problems = arithmetic.generate(12, seed=3)
-    items = [
-        (
-            p["prompt"],
-            arithmetic.solve(p["prompt"])
-            if rng.random() < 0.5
-            else arithmetic.corrupt(p["prompt"], rng)[0],
-        )
-        for p in problems
-    ]
+    items = [(p, s) for p, s, _ in _cases(random.Random(3), True, n=12, free_text=0.0)]
     for n_layer in (1, 3):
         torch.manual_seed(n_layer)
         cfg = GPTConfig(

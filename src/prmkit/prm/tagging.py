@@ -177,7 +177,7 @@ def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = N
             row[t] = True
         tags.append(row)
         q = len(e.tag_positions)
-        at.append(sorted(e.tag_positions) + [0] * (Q - q))
+        at.append(e.tag_positions + [0] * (Q - q))  # tag_steps emits them ascending
         valid.append([True] * q + [False] * (Q - q))
     return Batch(
         torch.tensor(ids, dtype=torch.long),

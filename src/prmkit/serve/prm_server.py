@@ -44,6 +44,7 @@ from prmkit.serve.http import (
     parse_json,
     simple_error,
 )
+from prmkit.serve.scorer_process import CLIENT_ERRORS
 
 Item = tuple[str, list[str]]
 
@@ -310,7 +311,7 @@ def create_app(
         except Overloaded as e:
             raise ApiError(503, f"server busy: {e}") from None
         for name, r in zip(names, results):
-            if isinstance(r, (ValueError, KeyError, IndexError, InputError)):
+            if isinstance(r, CLIENT_ERRORS):
                 raise bad(422, name, f"the PRM cannot score it: {r}")
             if isinstance(r, Exception):
                 raise ApiError(500, f"{name}: internal error in the PRM: {type(r).__name__}: {r}")

@@ -22,13 +22,13 @@ from collections.abc import Callable
 
 from prmkit.data import InputError
 
-_CLIENT_ERRORS = (ValueError, KeyError, IndexError)
+CLIENT_ERRORS = (ValueError, KeyError, IndexError, InputError)
+"""What a scorer raises for an item it cannot score (the server answers 422); anything
+else is a fault of the PRM itself (500)."""
 
 
 def _encode_error(e: BaseException) -> tuple:
-    if isinstance(e, InputError):
-        return ("InputError", str(e))
-    for t in _CLIENT_ERRORS:
+    for t in CLIENT_ERRORS:
         if isinstance(e, t):
             return (t.__name__, str(e.args[0]) if e.args else "")
     return ("RuntimeError", f"{type(e).__name__}: {e}")
@@ -36,10 +36,7 @@ def _encode_error(e: BaseException) -> tuple:
 
 def _decode_error(err: tuple) -> Exception:
     name, msg = err
-    if name == "InputError":
-        return InputError(msg)
-    types = {t.__name__: t for t in _CLIENT_ERRORS}
-    return types.get(name, RuntimeError)(msg)
+    return {t.__name__: t for t in CLIENT_ERRORS}.get(name, RuntimeError)(msg)
 
 
 def _child(conn, factory: Callable, args: tuple, threads: int) -> None:
@@ -119,7 +116,7 @@ class ScorerProcess:
             try:
                 self.conn.send(items)
                 status, payload = self.conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):  # BrokenPipeError is an OSError
                 self.proc.join(5)
                 raise RuntimeError(
                     f"the scoring process exited (exit code {self.proc.exitcode}); "
