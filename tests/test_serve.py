@@ -76,6 +76,14 @@ def test_score_single_batch_and_get_reward():
         ]
         h = c.get("/health").json()
         assert h["status"] == "ok" and h["scorer"] == "rule" and h["items"] == 2 + 1 + 2 + 2
+        assert h["client_errors"] == 0
+        # Guard answers the scoring routes itself: other methods 405; the handlers'
+        # validation errors are counted (Guard's own 401/405/413 are not).
+        r = c.get("/score")
+        assert r.status_code == 405 and r.headers["allow"] == "POST" and "POST" in r.json()["error"]
+        assert c.post("/score", content=b"{").status_code == 400
+        assert c.post("/nowhere", json={}).status_code == 404
+        assert c.get("/health").json()["client_errors"] == 1
 
 
 def test_aggregators_and_split_query():

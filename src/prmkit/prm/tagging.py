@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from typing import Any
 
+import numpy as np
 import torch
 
 IGNORE = -100.0
@@ -160,34 +162,44 @@ class Batch:
 
 def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = None) -> Batch:
     """Right padding keeps every real token's position and causal context unchanged."""
-    T = max(len(e.input_ids) for e in examples)
-    # Pad as Python lists and build each tensor once: a tensor per example per field
-    # cost more than the forward pass of a small PRM on a batch of short solutions.
+    B = len(examples)
+    lengths = [len(e.input_ids) for e in examples]
+    T = max(lengths)
     Q = max(max(len(e.tag_positions) for e in examples), 1)
-    ids, mask, targets, tags, step_of, at, valid = [], [], [], [], [], [], []
-    for e in examples:
-        n = len(e.input_ids)
-        pad = T - n
-        ids.append(e.input_ids + [pad_id] * pad)
-        mask.append([True] * n + [False] * pad)
-        targets.append((e.targets or [IGNORE] * n) + [IGNORE] * pad)
-        step_of.append((e.step_of or [-1] * n) + [-1] * pad)
-        row = [False] * T
-        for t in e.tag_positions:
-            row[t] = True
-        tags.append(row)
-        q = len(e.tag_positions)
-        at.append(e.tag_positions + [0] * (Q - q))  # tag_steps emits them ascending
-        valid.append([True] * q + [False] * (Q - q))
+    # Scatter flat numpy arrays into place and convert once: building tensors from
+    # nested Python lists took a sixth of a small PRM's scoring time on a server batch.
+    n_tok = np.asarray(lengths)
+    rows = np.repeat(np.arange(B), n_tok)
+    cols = np.arange(rows.size) - np.repeat(np.cumsum(n_tok) - n_tok, n_tok)
+    n_tag = np.asarray([len(e.tag_positions) for e in examples])
+    tag_rows = np.repeat(np.arange(B), n_tag)
+    tag_cols = np.arange(tag_rows.size) - np.repeat(np.cumsum(n_tag) - n_tag, n_tag)
+    tag_pos = np.fromiter(chain.from_iterable(e.tag_positions for e in examples), np.int64)
+    ids = np.full((B, T), pad_id, dtype=np.int64)
+    ids[rows, cols] = np.fromiter(chain.from_iterable(e.input_ids for e in examples), np.int64)
+    at = np.zeros((B, Q), dtype=np.int64)
+    at[tag_rows, tag_cols] = tag_pos  # tag_steps emits them ascending
+    valid = np.zeros((B, Q), dtype=bool)
+    valid[tag_rows, tag_cols] = True
+    tags = np.zeros((B, T), dtype=bool)
+    tags[tag_rows, tag_pos] = True
+    targets = np.full((B, T), IGNORE, dtype=np.float32)
+    step_of = np.full((B, T), -1, dtype=np.int64)
+    for i, e in enumerate(examples):  # training examples only; scoring leaves them empty
+        if e.targets:
+            targets[i, : lengths[i]] = e.targets
+        if e.step_of:
+            step_of[i, : lengths[i]] = e.step_of
+    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
     return Batch(
-        torch.tensor(ids, dtype=torch.long),
-        torch.tensor(mask, dtype=torch.bool),
-        torch.tensor(targets, dtype=torch.float32),
-        torch.tensor(tags, dtype=torch.bool),
-        torch.tensor(step_of, dtype=torch.long),
-        list(range(len(examples))) if order is None else order,
-        torch.tensor(at, dtype=torch.long),
-        torch.tensor(valid, dtype=torch.bool),
+        torch.from_numpy(ids),
+        mask,
+        torch.from_numpy(targets),
+        torch.from_numpy(tags),
+        torch.from_numpy(step_of),
+        list(range(B)) if order is None else order,
+        torch.from_numpy(at),
+        torch.from_numpy(valid),
     )
 
 

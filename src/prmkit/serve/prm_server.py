@@ -28,8 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 
 from prmkit.data import InputError
 from prmkit.models.steps import STEP_SEP, split_steps
@@ -71,9 +70,9 @@ class Limits:
     """most characters per item (problem and steps together)"""
 
 
-def _json(obj) -> Response:
-    """A JSON response without FastAPI's generic encoder (plain dicts, lists, floats)."""
-    return Response(json.dumps(obj, separators=(",", ":")).encode(), media_type="application/json")
+def _json(obj) -> bytes:
+    """A JSON body without FastAPI's generic encoder (plain dicts, lists, floats)."""
+    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 class Overloaded(Exception):
@@ -133,6 +132,8 @@ class DynamicBatcher:
         futs = [loop.create_future() for _ in items]
         for it, f in zip(items, futs):
             self.queue.put_nowait((it, f))
+        if len(futs) == 1:  # the common case; gather's bookkeeping costs more than the wait
+            return [await futs[0]]
         return list(await asyncio.gather(*futs))
 
     async def _collect(self) -> list:
@@ -299,10 +300,8 @@ def create_app(
     app.state.batcher = batcher
     app.state.counts = counts
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, e: ApiError):
+    def count_error(e: ApiError) -> None:
         counts["client_errors"] += 1
-        return JSONResponse(simple_error(e.status, e.message), status_code=e.status)
 
     async def score_items(items: list[Item], names: list[str]) -> list[list[float]]:
         counts["requests"] += 1
@@ -332,10 +331,10 @@ def create_app(
             **batcher.stats(),
         }
 
-    # Plain Starlette routes (no FastAPI dependency solving): the handlers parse and
-    # validate the body themselves, and per-request overhead is what limits batching.
-    async def score(request: Request) -> Response:
-        body = get_obj(parse_json(await request.body()))
+    # The scoring routes are answered by Guard itself (its `routes`): they parse and
+    # validate the body here, and per-request overhead is what limits batching.
+    async def score(raw: bytes) -> bytes:
+        body = get_obj(parse_json(raw))
         if "items" in body:
             raw = body["items"]
             if not isinstance(raw, list) or not raw:
@@ -351,8 +350,8 @@ def create_app(
         (scores,) = await score_items([item], ["item"])
         return _json({"scores": scores, "reward": reward(scores)})
 
-    async def get_reward(request: Request) -> Response:
-        body = get_obj(parse_json(await request.body()))
+    async def get_reward(raw: bytes) -> bytes:
+        body = get_obj(parse_json(raw))
         queries = get_str_list(body, "query", max_len=limits.max_items)
         prompts = get_str_list(body, "prompts", max_len=limits.max_items, required=False)
         if prompts is not None and len(prompts) != len(queries):
@@ -390,7 +389,12 @@ def create_app(
         rewards = [reward(s) for s in scores]
         return _json({"rewards": rewards, "scores": rewards, "step_scores": scores})
 
-    app.add_route("/score", score, methods=["POST"])
-    app.add_route("/get_reward", get_reward, methods=["POST"])
-    app.add_middleware(Guard, max_body_bytes=max_body_bytes, token=token, error_body=simple_error)
+    app.add_middleware(
+        Guard,
+        max_body_bytes=max_body_bytes,
+        token=token,
+        error_body=simple_error,
+        routes={"/score": score, "/get_reward": get_reward},
+        on_error=count_error,
+    )
     return app
