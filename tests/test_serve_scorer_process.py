@@ -37,3 +37,27 @@ def test_scores_like_the_scorer_it_wraps_and_survives_a_dead_child():
 def test_a_factory_error_is_raised_by_the_constructor(tmp_path):
     with pytest.raises(InputError, match="no such PRM directory"):
         ScorerProcess(load_scorer, str(tmp_path / "nope"), "arithmetic")
+
+
+def test_a_child_dying_mid_call_fails_that_call_only():
+    """The call that was running raises RuntimeError (the server answers 500); the next
+    call starts a new child; through the server, later requests are answered."""
+    import httpx
+    from serve_fixtures import crashing_scorer
+
+    from prmkit.serve.http import ThreadServer
+    from prmkit.serve.prm_server import create_app
+
+    sp = ScorerProcess(crashing_scorer, threads=1)
+    try:
+        with pytest.raises(RuntimeError, match=r"exited \(exit code 3\)"):
+            sp.score([("crash", ["1+1=2"])])
+        assert sp.score(GOOD[:1]) == [[0.5, 0.5]] and sp.starts == 2
+        with ThreadServer(create_app(sp)) as url, httpx.Client(base_url=url, timeout=60) as c:
+            r = c.post("/score", json={"problem": "crash", "steps": ["1+1=2"]})
+            assert r.status_code == 500 and "scoring process exited" in r.json()["error"]
+            r = c.post("/score", json={"problem": GOOD[0][0], "steps": GOOD[0][1]})
+            assert r.status_code == 200 and r.json()["scores"] == [0.5, 0.5]
+            assert c.get("/health").json()["scorer_starts"] == 3  # restarted once more
+    finally:
+        sp.close()
