@@ -7,7 +7,15 @@ import torch
 from hf_tiny import build_tiny_hf
 
 from prmkit.models.tokenizer import CharTokenizer
-from prmkit.prm.tagging import IGNORE, StepFormat, collate, encoder, length_buckets, tag_steps
+from prmkit.prm.tagging import (
+    IGNORE,
+    StepFormat,
+    Tagged,
+    collate,
+    encoder,
+    length_buckets,
+    tag_steps,
+)
 from prmkit.worlds import arithmetic
 
 WORDS = [
@@ -177,6 +185,12 @@ def test_collate_right_pads_and_marks_tags():
     assert batch.tag_at.tolist() == [a.tag_positions, [b.tag_positions[0], 0]]
     assert batch.tag_valid.tolist() == [[True, True], [True, False]]
     assert batch.tag_at.shape == batch.tag_valid.shape == (2, 2)
+    # A hand-built example without targets or step_of: IGNORE and -1 throughout.
+    c = Tagged(input_ids=[5, 6, 7], tag_positions=[2])
+    batch = collate([c, b], tok.pad_id)
+    assert batch.ids[0].tolist()[:3] == [5, 6, 7] and batch.tags[0].tolist()[:3] == [0, 0, 1]
+    assert batch.targets[0].eq(IGNORE).all() and batch.step_of[0].eq(-1).all()
+    assert batch.step_of[1, : len(b.input_ids)].tolist() == b.step_of
 
 
 def test_last_layer_at_tags_equals_full_forward():

@@ -160,6 +160,14 @@ class Batch:
     tag_valid: torch.Tensor
 
 
+def _ragged_index(counts: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of every element of ragged rows of `counts` lengths, flattened in
+    row-major order: counts [2, 1] -> rows [0, 0, 1], columns [0, 1, 0]."""
+    n = np.asarray(counts)
+    rows = np.repeat(np.arange(n.size), n)
+    return rows, np.arange(rows.size) - np.repeat(np.cumsum(n) - n, n)
+
+
 def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = None) -> Batch:
     """Right padding keeps every real token's position and causal context unchanged."""
     B = len(examples)
@@ -168,12 +176,8 @@ def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = N
     Q = max(max(len(e.tag_positions) for e in examples), 1)
     # Scatter flat numpy arrays into place and convert once: building tensors from
     # nested Python lists took a sixth of a small PRM's scoring time on a server batch.
-    n_tok = np.asarray(lengths)
-    rows = np.repeat(np.arange(B), n_tok)
-    cols = np.arange(rows.size) - np.repeat(np.cumsum(n_tok) - n_tok, n_tok)
-    n_tag = np.asarray([len(e.tag_positions) for e in examples])
-    tag_rows = np.repeat(np.arange(B), n_tag)
-    tag_cols = np.arange(tag_rows.size) - np.repeat(np.cumsum(n_tag) - n_tag, n_tag)
+    rows, cols = _ragged_index(lengths)
+    tag_rows, tag_cols = _ragged_index([len(e.tag_positions) for e in examples])
     tag_pos = np.fromiter(chain.from_iterable(e.tag_positions for e in examples), np.int64)
     ids = np.full((B, T), pad_id, dtype=np.int64)
     ids[rows, cols] = np.fromiter(chain.from_iterable(e.input_ids for e in examples), np.int64)
@@ -185,15 +189,15 @@ def collate(examples: Sequence[Tagged], pad_id: int, order: list[int] | None = N
     tags[tag_rows, tag_pos] = True
     targets = np.full((B, T), IGNORE, dtype=np.float32)
     step_of = np.full((B, T), -1, dtype=np.int64)
-    for i, e in enumerate(examples):  # training examples only; scoring leaves them empty
+    for i, e in enumerate(examples):  # hand-built Tagged examples may leave them empty
         if e.targets:
             targets[i, : lengths[i]] = e.targets
         if e.step_of:
             step_of[i, : lengths[i]] = e.step_of
-    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
+    mask = np.arange(T)[None, :] < np.asarray(lengths)[:, None]
     return Batch(
         torch.from_numpy(ids),
-        mask,
+        torch.from_numpy(mask),
         torch.from_numpy(targets),
         torch.from_numpy(tags),
         torch.from_numpy(step_of),

@@ -333,8 +333,8 @@ def create_app(
 
     # The scoring routes are answered by Guard itself (its `routes`): they parse and
     # validate the body here, and per-request overhead is what limits batching.
-    async def score(raw: bytes) -> bytes:
-        body = get_obj(parse_json(raw))
+    async def score(data: bytes) -> bytes:
+        body = get_obj(parse_json(data))
         if "items" in body:
             raw = body["items"]
             if not isinstance(raw, list) or not raw:
@@ -350,8 +350,8 @@ def create_app(
         (scores,) = await score_items([item], ["item"])
         return _json({"scores": scores, "reward": reward(scores)})
 
-    async def get_reward(raw: bytes) -> bytes:
-        body = get_obj(parse_json(raw))
+    async def get_reward(data: bytes) -> bytes:
+        body = get_obj(parse_json(data))
         queries = get_str_list(body, "query", max_len=limits.max_items)
         prompts = get_str_list(body, "prompts", max_len=limits.max_items, required=False)
         if prompts is not None and len(prompts) != len(queries):
