@@ -103,7 +103,7 @@ def main() -> None:
     )
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--prm", default="rule", help="'rule' or a trained PRM folder")
+    ap.add_argument("--prm", default="rule", help="'rule', 'local-rule' or a trained PRM folder")
     ap.add_argument(
         "--problems",
         default=None,

@@ -84,3 +84,62 @@ def test_corrupt_always_wrong_and_varied():
         firsts.add(g.first_error)
     assert kinds == set(A.MISTAKES)
     assert len(firsts) >= 3
+
+
+@pytest.mark.parametrize(
+    "steps,expected",
+    [
+        (["7+5=12", "12*3=36", "36-4=32", "Answer: 32"], [None, None, None, None]),
+        # a slip, then correct work from the stated 13: only the slip is wrong
+        (
+            ["7+5=13", "13*3=39", "39-4=35", "Answer: 35"],
+            ["arithmetic: 7+5 is 12, not 13"] + [None] * 3,
+        ),
+        # a wrong operand counts as the operation it replaced
+        (
+            ["7+6=13", "13*3=39", "Answer: 39"],
+            [
+                "applies +6, but the next operation is +5",
+                None,
+                "answers before finishing (1 operation(s) left)",
+            ],
+        ),
+        # a skipped operation: the next step is judged against the one after it
+        (
+            ["7+5=12", "12-4=8", "Answer: 8"],
+            [None, "applies -4, but the next operation is *3", None],
+        ),
+        (
+            ["7+5=12", "12*1=12", "Answer: 12"],
+            [None, None, "answers before finishing (2 operation(s) left)"],
+        ),
+        (
+            ["7+5=12", "12*3=36", "36-4=32", "Answer: 32", "32+0=32"],
+            [None] * 4 + ["step after the final answer"],
+        ),
+    ],
+)
+def test_local_errors_judge_each_step_against_the_stated_values(steps, expected):
+    errs = A.local_errors(PROMPT, steps)
+    assert errs == expected
+    g = A.grade(PROMPT, "32", steps, partial=True)
+    if g.first_error >= 0:  # up to the first error the two checkers agree
+        assert errs[g.first_error] == g.reason
+        assert all(e is None for e in errs[: g.first_error])
+
+
+def test_local_rule_prm_scores_work_after_a_mistake():
+    from prmkit.prm.base import RULE_PRMS
+    from prmkit.worlds import gsm8k as G
+
+    slip = ["7+5=13", "13*3=39", "39-4=35", "Answer: 35"]
+    assert RULE_PRMS["rule"]().score([(PROMPT, slip)]) == [[0.0] * 4]
+    assert RULE_PRMS["local-rule"]().score([(PROMPT, slip)]) == [[0.0, 1.0, 1.0, 1.0]]
+    text = ["a <<2+2=5>>5", "b <<5*2=10>>10", "#### 10", "more"]
+    assert G.local_errors("", text) == [
+        G.check_step(text[0]),
+        None,
+        None,
+        "step after the final answer",
+    ]
+    assert RULE_PRMS["local-rule"]("gsm8k").score([("q", text)]) == [[0.0, 1.0, 1.0, 0.0]]

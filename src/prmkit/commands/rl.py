@@ -25,7 +25,7 @@ class Config(RLSettings):
     out: str
     """output directory: metrics.jsonl, settings.json, rl_*.png curves, policy/ (the trained policy)"""
     prm: str = "rule"
-    """the PRM for --reward prm: 'rule' (the world's exact verifier) or a trained PRM folder"""
+    """the PRM for --reward prm: 'rule' (the world's exact verifier: 0 from the first error on), 'local-rule' (its step checker: each step judged on its own, so correct work after a mistake scores 1) or a trained PRM folder"""
     problems: str | None = None
     """training problems (JSONL); default: --n-problems fresh arithmetic problems"""
     n_problems: int = 2000

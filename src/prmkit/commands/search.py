@@ -22,7 +22,7 @@ class Config(SearchSettings):
     out: str
     """where to write one result record per problem (JSONL)"""
     prm: str | None = None
-    """PRM: `rule` (exact verifier, an oracle), `noisy-rule:SIGMA[:SEED]` (experiments only), or a trained PRM's directory; vote needs none"""
+    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `noisy-rule:SIGMA[:SEED]` (experiments only), or a trained PRM's directory; vote needs none"""
     progress: bool = True
     """show progress bars"""
 

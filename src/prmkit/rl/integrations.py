@@ -152,11 +152,12 @@ _DEFAULT: dict = {}
 
 
 def load_scorer(spec: str, world: str = "arithmetic"):
-    """A StepScorer from "rule" (the world's exact verifier) or a trained PRM folder."""
-    if spec == "rule":
-        from prmkit.prm.base import RulePRM
+    """A StepScorer from "rule" (the world's exact verifier), "local-rule" (its step
+    checker, each step on its own) or a trained PRM folder."""
+    from prmkit.prm.base import RULE_PRMS
 
-        return RulePRM(world)
+    if spec in RULE_PRMS:
+        return RULE_PRMS[spec](world)
     try:
         from prmkit.prm.scoring import load_prm  # trained PRMs (the prm package)
     except ImportError as e:

@@ -14,7 +14,7 @@ import math
 import random
 
 from prmkit.data import InputError
-from prmkit.prm.base import RulePRM, StepScorer
+from prmkit.prm.base import RULE_PRMS, RulePRM, StepScorer
 
 
 class NoisyRulePRM:
@@ -51,12 +51,12 @@ class NoisyRulePRM:
 
 
 def load_scorer(spec: str | None, world: str = "arithmetic") -> StepScorer | None:
-    """A StepScorer from `--prm`: rule, noisy-rule[:SIGMA[:SEED]], or a trained PRM's directory. None gives None (methods that need no PRM)."""
+    """A StepScorer from `--prm`: rule, local-rule, noisy-rule[:SIGMA[:SEED]], or a trained PRM's directory. None gives None (methods that need no PRM)."""
     if spec is None or spec == "":
         return None
     name, *args = spec.split(":")
-    if name == "rule" and not args:
-        return RulePRM(world)
+    if name in RULE_PRMS and not args:
+        return RULE_PRMS[name](world)
     if name == "noisy-rule":
         try:
             sigma = float(args[0]) if args else 1.0

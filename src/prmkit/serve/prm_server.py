@@ -252,11 +252,12 @@ def split_query(query: str, prompt: str | None, sep: str = STEP_SEP) -> Item:
 
 
 def load_scorer(model: str, world: str = "arithmetic") -> StepScorer:
-    """`rule` (the world's exact verifier) or a trained PRM directory via prm.scoring.load_prm."""
-    if model == "rule":
-        from prmkit.prm.base import RulePRM
+    """`rule` (the world's exact verifier), `local-rule` (its step checker, each step on
+    its own) or a trained PRM directory via prm.scoring.load_prm."""
+    from prmkit.prm.base import RULE_PRMS
 
-        return RulePRM(world)
+    if model in RULE_PRMS:
+        return RULE_PRMS[model](world)
     if not model.startswith("rule:") and not Path(model).exists():
         raise InputError("no such PRM directory (or use --model rule)", model)
     try:

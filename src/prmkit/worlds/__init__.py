@@ -1,7 +1,9 @@
 """Worlds: problem generators with exact graders. Imports nothing else of prmkit.
 
 WORLDS maps a world's name to its module; every world module exposes
-`grade(prompt, reference, steps) -> Grade` and `extract_answer(steps)`.
+`grade(prompt, reference, steps) -> Grade`, `extract_answer(steps)`, and
+`local_errors(prompt, steps)`: each step judged on its own, not only up to the first
+error.
 """
 
 from prmkit.worlds import arithmetic, gsm8k

@@ -206,6 +206,35 @@ def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) 
     )
 
 
+def local_errors(prompt: str, steps: list[str]) -> list[str | None]:
+    """Each step judged on its own: why it is wrong, or None, given what came before it.
+
+    Unlike `grade`, which marks everything after the first error AFTER, this checker
+    carries on from the values the solution itself states. After `7+5=13` it expects
+    the next operation applied to 13, so correct work after a slip is judged correct.
+    It is what a step verifier that reads one step at a time sees. A wrong step that
+    parses still sets the running value and counts as the next operation, or the one
+    after it when it skips one. An unfinished solution is judged as a prefix.
+    """
+    v, ops = parse_prompt(prompt)
+    j, out = 0, []
+    for i, step in enumerate(steps):
+        if i > 0 and _ANSWER.match(steps[i - 1]):
+            out.append("step after the final answer")
+            continue
+        st, nv, nj, why = _judge(step, v, ops, j)
+        out.append(why if st == ERROR else None)
+        if st != ERROR:
+            v, j = nv, nj
+            continue
+        m = _STEP.match(step)
+        if m:
+            op, b = m.group(2), int(m.group(3))
+            skipped = j + 1 < len(ops) and (op, b) == ops[j + 1] and (op, b) != ops[j]
+            v, j = int(m.group(4)), min(len(ops), j + (2 if skipped else 1))
+    return out
+
+
 MISTAKES = ("slip", "operand", "skip", "early")
 
 

@@ -198,6 +198,19 @@ def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) 
     )
 
 
+def local_errors(prompt: str, steps: list[str]) -> list[str | None]:
+    """Each step's own calculator check, whatever came before it (None: it holds).
+
+    `grade` marks every step after the first failure AFTER; this judges each step
+    alone, as a step verifier that reads one step at a time does.
+    """
+    del prompt
+    return [
+        "step after the final answer" if i > 0 and _FINAL.search(steps[i - 1]) else check_step(s)
+        for i, s in enumerate(steps)
+    ]
+
+
 def solution_steps(answer: str) -> list[str]:
     """A GSM8K `answer` field as steps: one per non-empty line, `#### x` the last."""
     return [line.strip() for line in answer.splitlines() if line.strip()]
