@@ -52,6 +52,17 @@ def test_token_advantages_combine_outcome_and_process():
     close(A.token_advantages(tstep, a_o, None), [[1.0, 1.0, 1.0, 0.0], [-1.0, -1.0, -1.0, -1.0]])
 
 
+def test_mixed_advantages_by_hand():
+    tstep = torch.tensor([[0, 1, -1], [0, 0, 1]])
+    out = torch.tensor([1.0, 0.0])  # one group of 2: RLOO outcome advantages +1, -1
+    close(A.mixed_advantages(tstep, out, None, None, 2, "rloo"), [[1, 1, 0], [-1, -1, -1]])
+    G = torch.tensor([[1.0, 1.0], [0.0, 1.0]])  # mean returns 1 and 0.5
+    M = torch.ones(2, 2, dtype=torch.bool)
+    # process: [1 - 0.5, 1 - 0.5], [0 - 1, 1 - 1]; tokens 0.5 * outcome + 2 * process
+    want = [[0.5 + 1.0, 0.5 + 1.0, 0.0], [-0.5 - 2.0, -0.5 - 2.0, -0.5 + 0.0]]
+    close(A.mixed_advantages(tstep, out, G, M, 2, "rloo", 0.5, 2.0), want)
+
+
 def test_accuracy_band():
     c = torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 0, 0]])
     assert accuracy_band(c, 0.2, 0.8).tolist() == [False, True, False, True]

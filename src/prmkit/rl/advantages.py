@@ -107,3 +107,25 @@ def token_advantages(
     if process_adv is not None and w_process:
         out = out + w_process * tokens_from_steps(process_adv, token_step)
     return out
+
+
+def mixed_advantages(
+    token_step: torch.Tensor,
+    outcome: torch.Tensor,
+    returns: torch.Tensor | None,
+    step_mask: torch.Tensor,
+    n: int,
+    method: str = "grpo",
+    w_outcome: float = 1.0,
+    w_process: float = 1.0,
+) -> torch.Tensor:
+    """The trainer's token advantages from an outcome and, optionally, per-step returns.
+
+    token_step: (B, T); outcome: (B,); returns, step_mask: (B, K). Without returns it is
+    outcome-only at full weight. Returns (B, T).
+    """
+    a_o = outcome_advantages(outcome, n, method)
+    if returns is None:
+        return token_advantages(token_step, a_o)
+    a_p = step_advantages(returns, step_mask, n, method)
+    return token_advantages(token_step, a_o, a_p, w_outcome, w_process)

@@ -36,7 +36,14 @@ from prmkit.rl import advantages as adv
 from prmkit.rl import credit
 from prmkit.rl.filtering import accuracy_band, prof_select
 from prmkit.rl.prime import OnlineImplicitPRM, prime_advantages
-from prmkit.rl.rollout import PolicyAdapter, make_batch, make_rollouts, token_logprobs
+from prmkit.rl.rollout import (
+    Batch,
+    PolicyAdapter,
+    Rollout,
+    make_batch,
+    make_rollouts,
+    token_logprobs,
+)
 from prmkit.worlds import get_world
 
 REWARDS = ("outcome", "prm", "prime")
@@ -231,19 +238,24 @@ class RLTrainer:
         longest = max(len(self.adapter.prompt_ids(p + self.adapter.step_sep)) for p in prompts)
         return max(1, min(self.s.max_new_tokens, self.adapter.max_len - longest))
 
-    def step(self, problems: list, step: int) -> dict:
-        s, n = self.s, self.s.group_size
-        t0 = time.time()
+    def sample(self, problems: list, step: int) -> tuple[list[Rollout], Batch]:
+        """Draw `prompts_per_step` problems, `group_size` graded solutions of each."""
+        s = self.s
         batch_p = [self.rng.choice(problems) for _ in range(s.prompts_per_step)]
         params = SamplingParams(
-            n=n,
+            n=s.group_size,
             max_new_tokens=self._budget([p.prompt for p in batch_p]),
             temperature=s.temperature,
             seed=s.seed * 1_000_003 + step,
         )
         gens = continue_steps(self.policy, [(p.prompt, []) for p in batch_p], params)
         rolls = make_rollouts(self.adapter, batch_p, gens, self.world)
-        batch = make_batch(self.adapter, rolls)
+        return rolls, make_batch(self.adapter, rolls)
+
+    def step(self, problems: list, step: int) -> dict:
+        s, n = self.s, self.s.group_size
+        t0 = time.time()
+        rolls, batch = self.sample(problems, step)
         B, K = batch.step_mask.shape
         outcome = torch.tensor([float(r.correct) for r in rolls])
         with torch.no_grad():
@@ -301,14 +313,16 @@ class RLTrainer:
                     s.w_outcome,
                 )
             else:
-                a_o = adv.outcome_advantages(sub_out, group_n, s.advantage)
-                a_p = (
-                    adv.step_advantages(G[idx], batch.step_mask[idx], group_n, s.advantage)
-                    if G is not None
-                    else None
+                A[idx] = adv.mixed_advantages(
+                    sub_tok_step,
+                    sub_out,
+                    G[idx] if G is not None else None,
+                    batch.step_mask[idx],
+                    group_n,
+                    s.advantage,
+                    s.w_outcome,
+                    s.w_process,
                 )
-                w_o = s.w_outcome if G is not None else 1.0
-                A[idx] = adv.token_advantages(sub_tok_step, a_o, a_p, w_o, s.w_process)
 
         # Policy update. Without any nonzero advantage (and no KL term) there is nothing
         # to learn: skip the step, as Adam's momentum would otherwise keep moving the weights.
