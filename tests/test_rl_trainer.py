@@ -402,3 +402,16 @@ def test_cli_rl_outcome_reports_no_credit_method(tiny_policy, tmp_path, capsys):
     assert code == 0, err
     summary = last_json(stdout)
     assert summary["reward"] == "outcome" and summary["credit"] is None
+
+
+def test_sample_draws_groups_without_an_update(tiny_policy):
+    s = RLSettings(reward="outcome", prompts_per_step=3, group_size=4, seed=5)
+    tr = RLTrainer(BuiltinPolicy.load(tiny_policy), s)
+    before = _params(tr.model)
+    rolls, batch = tr.sample(PROBLEMS, 1)
+    assert len(rolls) == 12 and batch.token_mask.shape[0] == 12
+    # Each group of 4 shares one prompt, as the group baselines assume.
+    assert all(len({r.prompt for r in rolls[i : i + 4]}) == 1 for i in range(0, 12, 4))
+    assert _changed(before, tr.model) == 0
+    again, _ = RLTrainer(BuiltinPolicy.load(tiny_policy), s).sample(PROBLEMS, 1)
+    assert [r.steps for r in again] == [r.steps for r in rolls]
