@@ -176,7 +176,9 @@ def stage_rl(ctx) -> object:
             for k, (s, _) in res.items()
         )
         + "\n![steps per solution](rl_demo_steps.png) ![accuracy](rl_demo_accuracy.png)\n\n"
-        "A run this short shows the direction at best; the 3-seed experiment (benchmarks/rl_hacking.py) is in docs/rl-experiments.md.\n"
+        "A run this short shows the direction at best. The 3-seed experiments (benchmarks/rl_hacking.py, docs/rl-experiments.md) "
+        "reproduce the hack under sum-form and not min-form in 2 of 3 seeds at one setting (no-op-rich policy, PRM rewards only); "
+        "min-form needs 0.91-1.03x outcome-only's steps to reach its final accuracy, so the papers' <= 0.7x is not reproduced.\n"
     )
     summ = {
         k: {
