@@ -29,7 +29,7 @@ from prmkit.rl import advantages as adv
 from prmkit.rl import credit
 from prmkit.rl.integrations import load_scorer
 from prmkit.rl.rollout import token_logprobs
-from prmkit.rl.trainer import RLSettings, RLTrainer, _scores
+from prmkit.rl.trainer import RLSettings, RLTrainer, prm_step_scores
 from prmkit.worlds import arithmetic
 
 
@@ -49,7 +49,7 @@ def advantages(setting: str, scorer, rolls, batch, s: RLSettings) -> torch.Tenso
     G = None
     if setting != "outcome":
         K = batch.step_mask.shape[1]
-        r = torch.where(batch.step_mask, _scores(scorer, rolls, K), 0.0)
+        r = torch.where(batch.step_mask, prm_step_scores(scorer, rolls, K), 0.0)
         G = credit.step_returns(setting, r, batch.step_mask, credit.CreditParams())
     return adv.mixed_advantages(
         batch.token_step, outcome, G, batch.step_mask, s.group_size, s.advantage,

@@ -12,7 +12,8 @@ from prmkit.commands.policy import read_world_problems
 from prmkit.data import InputError, Problem
 from prmkit.models.load import load_generator
 from prmkit.rl.integrations import load_scorer
-from prmkit.rl.trainer import RLSettings, plot_curves, train_rl
+from prmkit.rl.report import plot_curves
+from prmkit.rl.trainer import RLSettings, train_rl
 from prmkit.worlds import arithmetic
 
 

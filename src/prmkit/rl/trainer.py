@@ -20,7 +20,6 @@ solution, no-op / repeated step fractions, KL, entropy and more.
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from prmkit.rl import advantages as adv
 from prmkit.rl import credit
 from prmkit.rl.filtering import accuracy_band, prof_select
 from prmkit.rl.prime import OnlineImplicitPRM, prime_advantages
+from prmkit.rl.report import evaluate
 from prmkit.rl.rollout import (
     Batch,
     PolicyAdapter,
@@ -144,53 +144,8 @@ class RLSettings:
         get_world(self.world)
 
 
-def evaluate(
-    policy,
-    problems: list,
-    world,
-    n_problems: int,
-    max_new_tokens: int,
-    seed: int = 0,
-    n_samples: int = 4,
-    temperature: float = 1.0,
-) -> dict:
-    """Held-out figures: greedy accuracy, steps per solution and no-op fraction, and the
-    accuracy of `n_samples` samples per problem at the rollout temperature (fixed seed)."""
-    ps = problems[:n_problems]
-    if not ps:
-        return {}
-    items = [(p.prompt, []) for p in ps]
-    greedy = continue_steps(
-        policy,
-        items,
-        SamplingParams(n=1, max_new_tokens=max_new_tokens, temperature=0.0, seed=seed),
-    )
-    ok, steps, noop = 0, 0, 0
-    for p, g in zip(ps, greedy):
-        grade = world.grade(p.prompt, p.answer, g[0].steps or [""])
-        ok += grade.correct
-        steps += len(g[0].steps)
-        noop += grade.n_noop
-    out = {
-        "eval_accuracy": round(ok / len(ps), 4),
-        "eval_steps": round(steps / len(ps), 3),
-        "eval_noop_frac": round(noop / max(steps, 1), 4),
-    }
-    if n_samples > 0:
-        sp = SamplingParams(
-            n=n_samples, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed + 7
-        )
-        sampled = continue_steps(policy, items, sp)
-        good = sum(
-            world.grade(p.prompt, p.answer, g.steps or [""]).correct
-            for p, gs in zip(ps, sampled)
-            for g in gs
-        )
-        out["eval_sample_accuracy"] = round(good / (len(ps) * n_samples), 4)
-    return out
-
-
-def _scores(scorer, rollouts, K: int) -> torch.Tensor:
+def prm_step_scores(scorer, rollouts, K: int) -> torch.Tensor:
+    """(B, K) step scores of a `StepScorer` for these rollouts, 0 past each one's steps."""
     vals = scorer.score([(r.prompt, r.steps) for r in rollouts])
     out = torch.zeros((len(rollouts), K))
     for b, (v, r) in enumerate(zip(vals, rollouts)):
@@ -267,7 +222,7 @@ class RLTrainer:
         G = None  # (B, K) per-step returns from the credit method
         tok_r = None  # (B, T) PRIME's implicit token rewards
         if s.reward == "prm":
-            probs = _scores(self.scorer, rolls, K)
+            probs = prm_step_scores(self.scorer, rolls, K)
             step_r = torch.where(
                 batch.step_mask, credit.signed(probs) if s.prm_scale == "signed" else probs, 0.0
             )
@@ -380,35 +335,6 @@ class RLTrainer:
         } | {k: round(v, 5) for k, v in metrics.items()}
         metrics["seconds"] = round(time.time() - t0, 3)
         return metrics
-
-
-def plot_curves(rows: list[dict], out_dir: str | Path, title: str = "") -> list[str]:
-    """PNG curves of a run's metrics.jsonl rows: accuracy, reward, steps, waste, KL, entropy."""
-    from prmkit.report import line_plot
-
-    out = Path(out_dir)
-    ev = [r for r in rows if "eval_accuracy" in r]
-    rows = [r for r in rows if "accuracy" in r]
-    xs = [r["step"] for r in rows]
-    paths = []
-
-    def series(*keys):
-        return {k: (xs, [r.get(k, math.nan) for r in rows]) for k in keys}
-
-    acc = series("accuracy")
-    if ev:
-        acc["eval_accuracy"] = ([r["step"] for r in ev], [r["eval_accuracy"] for r in ev])
-    for name, ser, ylabel in (
-        ("rl_accuracy.png", acc, "accuracy"),
-        ("rl_reward.png", series("reward"), "mean reward"),
-        ("rl_steps.png", series("steps_per_solution"), "steps per solution"),
-        ("rl_waste.png", series("noop_frac", "repeat_frac"), "fraction of steps"),
-        ("rl_kl_entropy.png", series("kl", "entropy"), "nats per token"),
-    ):
-        paths.append(
-            line_plot(ser, str(out / name), f"{title} {ylabel}".strip(), "RL step", ylabel)
-        )
-    return paths
 
 
 def train_rl(
