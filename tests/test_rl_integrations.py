@@ -81,9 +81,8 @@ def test_unknown_aggregate():
 
 def test_every_loader_knows_the_local_rule_prm():
     from prmkit.search.scorers import load_scorer as search_loader
-    from prmkit.serve.prm_server import load_scorer as serve_loader
 
     steps = BAD.splitlines()
-    for load in (I.load_scorer, search_loader, serve_loader):
+    for load in (I.load_scorer, search_loader):
         assert load("local-rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 1.0, 1.0]]
         assert load("rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 0.0, 0.0]]

@@ -8,8 +8,7 @@ import signal
 import pytest
 
 from prmkit.data import InputError
-from prmkit.prm.base import RulePRM
-from prmkit.serve.prm_server import load_scorer
+from prmkit.prm.base import RulePRM, load_scorer
 from prmkit.serve.scorer_process import ScorerProcess
 
 GOOD = [

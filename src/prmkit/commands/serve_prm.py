@@ -47,8 +47,9 @@ class Config(ServeOptions):
 
 
 def run(cfg: Config) -> dict:
+    from prmkit.prm.base import load_scorer
     from prmkit.serve.http import resolve_token, run_command_server
-    from prmkit.serve.prm_server import Limits, create_app, load_scorer
+    from prmkit.serve.prm_server import Limits, create_app
 
     if cfg.scorer_process:
         from prmkit.serve.scorer_process import ScorerProcess

@@ -1,5 +1,5 @@
 """PRMs: kinds, training, one-pass scoring. Never imports prmkit.rl."""
 
-from prmkit.prm.base import RULE_PRMS, LocalRulePRM, RulePRM, StepScorer
+from prmkit.prm.base import RULE_PRMS, LocalRulePRM, RulePRM, StepScorer, load_scorer
 
-__all__ = ["RULE_PRMS", "LocalRulePRM", "RulePRM", "StepScorer"]
+__all__ = ["RULE_PRMS", "LocalRulePRM", "RulePRM", "StepScorer", "load_scorer"]

@@ -6,8 +6,10 @@ PRM and the rule PRM below are interchangeable.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
+from prmkit.data import InputError
 from prmkit.worlds import get_world
 
 
@@ -64,3 +66,21 @@ class LocalRulePRM:
 
 RULE_PRMS = {"rule": RulePRM, "local-rule": LocalRulePRM}
 """The verifier PRMs, by the name `--prm` and `--model` take."""
+
+
+def load_scorer(spec: str, world: str = "arithmetic") -> StepScorer:
+    """The StepScorer a `--prm` names: "rule" (the world's exact verifier), "local-rule"
+    (its step checker, each step on its own), "rule:WORLD", or a trained PRM's folder.
+
+    The one loader that RL, search and the reward server share. Trained PRMs are
+    imported only when asked for, so the rule PRMs load without any model code.
+    """
+    if spec in RULE_PRMS:
+        return RULE_PRMS[spec](world)
+    if not spec.startswith("rule:") and not Path(spec).exists():
+        raise InputError(
+            "no such PRM directory (give rule, local-rule or a trained PRM's folder)", spec
+        )
+    from prmkit.prm.scoring import load_prm
+
+    return load_prm(spec)

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable
 
 from prmkit.models.steps import STEP_SEP, split_steps
+from prmkit.prm.base import load_scorer
 from prmkit.worlds import get_world
 
 
@@ -149,22 +150,6 @@ def make_compute_score(
 
 
 _DEFAULT: dict = {}
-
-
-def load_scorer(spec: str, world: str = "arithmetic"):
-    """A StepScorer from "rule" (the world's exact verifier), "local-rule" (its step
-    checker, each step on its own) or a trained PRM folder."""
-    from prmkit.prm.base import RULE_PRMS
-
-    if spec in RULE_PRMS:
-        return RULE_PRMS[spec](world)
-    try:
-        from prmkit.prm.scoring import load_prm  # trained PRMs (the prm package)
-    except ImportError as e:
-        from prmkit.data import InputError
-
-        raise InputError(f"cannot load a trained PRM here ({e}); use 'rule'", spec) from None
-    return load_prm(spec)
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:

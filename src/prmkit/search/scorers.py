@@ -14,7 +14,8 @@ import math
 import random
 
 from prmkit.data import InputError
-from prmkit.prm.base import RULE_PRMS, RulePRM, StepScorer
+from prmkit.prm.base import RulePRM, StepScorer
+from prmkit.prm.base import load_scorer as load_rule_or_trained
 
 
 class NoisyRulePRM:
@@ -55,8 +56,6 @@ def load_scorer(spec: str | None, world: str = "arithmetic") -> StepScorer | Non
     if spec is None or spec == "":
         return None
     name, *args = spec.split(":")
-    if name in RULE_PRMS and not args:
-        return RULE_PRMS[name](world)
     if name == "noisy-rule":
         try:
             sigma = float(args[0]) if args else 1.0
@@ -68,14 +67,4 @@ def load_scorer(spec: str | None, world: str = "arithmetic") -> StepScorer | Non
         if len(args) > 2 or sigma < 0:
             raise InputError(f"--prm {spec}: expected {name}:SIGMA[:SEED] with SIGMA >= 0")
         return NoisyRulePRM(sigma, seed=seed, world=world)
-    try:
-        from prmkit.prm.scoring import load_prm
-    except ImportError as e:
-        if e.name in ("prmkit.prm.scoring",) or "load_prm" in str(e):
-            raise InputError(
-                "trained PRMs are opened by prmkit.prm.scoring.load_prm, which this build does not have yet; "
-                "use --prm rule (exact verifier) or noisy-rule:SIGMA",
-                spec,
-            ) from None
-        raise
-    return load_prm(spec)
+    return load_rule_or_trained(spec, world)

@@ -26,11 +26,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import FastAPI
 
-from prmkit.data import InputError
 from prmkit.models.steps import STEP_SEP, split_steps
 from prmkit.prm.base import StepScorer
 from prmkit.serve.http import (
@@ -249,25 +247,6 @@ def split_query(query: str, prompt: str | None, sep: str = STEP_SEP) -> Item:
         return head.strip(), split_steps(rest, sep)
     response = query[len(prompt) :] if query.startswith(prompt) else query
     return prompt.strip(), split_steps(response, sep)
-
-
-def load_scorer(model: str, world: str = "arithmetic") -> StepScorer:
-    """`rule` (the world's exact verifier), `local-rule` (its step checker, each step on
-    its own) or a trained PRM directory via prm.scoring.load_prm."""
-    from prmkit.prm.base import RULE_PRMS
-
-    if model in RULE_PRMS:
-        return RULE_PRMS[model](world)
-    if not model.startswith("rule:") and not Path(model).exists():
-        raise InputError("no such PRM directory (or use --model rule)", model)
-    try:
-        from prmkit.prm.scoring import load_prm
-    except ImportError:
-        raise InputError(
-            "trained PRMs need prmkit.prm.scoring.load_prm, which this build lacks; use --model rule",
-            model,
-        ) from None
-    return load_prm(model)
 
 
 def create_app(
