@@ -77,7 +77,9 @@ def main() -> None:
     ap.add_argument("--w-outcome", type=float, default=0.5)
     ap.add_argument("--w-process", type=float, default=0.5)
     ap.add_argument("--problems", type=int, default=2000, help="generated training problems")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--seed", type=int, default=0, help="seeds the problems, the reference and the batches"
+    )
     args = ap.parse_args()
     torch.set_flush_denormal(True)
     t0 = time.time()
