@@ -29,7 +29,7 @@ from prmkit.rl import advantages as adv
 from prmkit.rl import credit
 from prmkit.rl.integrations import load_scorer
 from prmkit.rl.rollout import token_logprobs
-from prmkit.rl.trainer import RLSettings, RLTrainer, prm_step_scores
+from prmkit.rl.trainer import RLSettings, RLTrainer, prm_step_rewards
 from prmkit.worlds import arithmetic
 
 
@@ -48,8 +48,7 @@ def advantages(setting: str, scorer, rolls, batch, s: RLSettings) -> torch.Tenso
     outcome = torch.tensor([float(r.correct) for r in rolls])
     G = None
     if setting != "outcome":
-        K = batch.step_mask.shape[1]
-        r = torch.where(batch.step_mask, prm_step_scores(scorer, rolls, K), 0.0)
+        _, r = prm_step_rewards(scorer, rolls, batch.step_mask, s.prm_scale)
         G = credit.step_returns(setting, r, batch.step_mask, credit.CreditParams())
     return adv.mixed_advantages(
         batch.token_step, outcome, G, batch.step_mask, s.group_size, s.advantage,

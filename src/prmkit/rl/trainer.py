@@ -156,6 +156,19 @@ def prm_step_scores(scorer, rollouts, K: int) -> torch.Tensor:
     return out
 
 
+def prm_step_rewards(
+    scorer, rollouts, step_mask: torch.Tensor, prm_scale: str = "prob"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A StepScorer's scores p and the step rewards that credit methods read.
+
+    step_mask: (B, K). Returns (p, r), both (B, K): r is p, or 2p - 1 with
+    prm_scale "signed" (PURE's reward), and 0 at padding either way.
+    """
+    probs = prm_step_scores(scorer, rollouts, step_mask.shape[1])
+    r = credit.signed(probs) if prm_scale == "signed" else probs
+    return probs, torch.where(step_mask, r, 0.0)
+
+
 class RLTrainer:
     """Holds the policy, its frozen reference, the optimizer and (PRIME) the implicit PRM."""
 
@@ -222,10 +235,7 @@ class RLTrainer:
         G = None  # (B, K) per-step returns from the credit method
         tok_r = None  # (B, T) PRIME's implicit token rewards
         if s.reward == "prm":
-            probs = prm_step_scores(self.scorer, rolls, K)
-            step_r = torch.where(
-                batch.step_mask, credit.signed(probs) if s.prm_scale == "signed" else probs, 0.0
-            )
+            probs, step_r = prm_step_rewards(self.scorer, rolls, batch.step_mask, s.prm_scale)
             G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
             metrics["prm_mean"] = float(probs[batch.step_mask].mean())
         elif s.reward == "prime":
