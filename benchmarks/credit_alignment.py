@@ -23,8 +23,9 @@ import math
 import time
 
 import torch
+from tqdm import tqdm
 
-from prmkit.data import Problem
+from prmkit.data import InputError, Problem
 from prmkit.rl import advantages as adv
 from prmkit.rl import credit
 from prmkit.rl.integrations import load_scorer
@@ -66,7 +67,8 @@ def main() -> None:
         "--credit",
         nargs="+",
         default=["min", "sum"],
-        help="credit methods to try (sum, min, softmin, clip, delta, shaping)",
+        choices=sorted(credit.CREDIT),
+        help="credit methods to try",
     )
     ap.add_argument("--batches", type=int, default=8, help="RL batches to compare on")
     ap.add_argument("--prompts-per-step", type=int, default=16)
@@ -85,7 +87,11 @@ def main() -> None:
 
     from prmkit.models.load import load_generator
 
-    policy = load_generator(args.policy)
+    try:  # a user's mistake (no such policy or PRM) is one line, not a traceback
+        policy = load_generator(args.policy)
+        scorers = {p: load_scorer(p) for p in args.prm}
+    except InputError as e:
+        ap.error(str(e))
     problems = [Problem.from_dict(d) for d in arithmetic.generate(args.problems, seed=args.seed)]
 
     # The reference: the accuracy gradient from a large outcome-only batch, in chunks.
@@ -93,7 +99,7 @@ def main() -> None:
     # itself is from noise-free, which bounds every setting's cosine below 1.
     halves, ref_right, ref_n = [torch.zeros(0), torch.zeros(0)], 0, 0
     chunk = 32
-    for i in range(0, args.ref_prompts, chunk):
+    for i in tqdm(range(0, args.ref_prompts, chunk), desc="reference", leave=False):
         s = RLSettings(reward="outcome", prompts_per_step=min(chunk, args.ref_prompts - i),
                        group_size=args.ref_group_size, seed=args.seed + 1000 + i)  # fmt: skip
         tr = RLTrainer(policy, s)
@@ -111,14 +117,13 @@ def main() -> None:
     ref_acc = round(ref_right / ref_n, 4)
 
     settings = ["outcome"] + [f"{c}:{p}" for p in args.prm for c in args.credit]
-    scorers = {p: load_scorer(p) for p in args.prm}
     cos: dict[str, list[float]] = {k: [] for k in settings}
     accs = []
     s = RLSettings(reward="outcome", prompts_per_step=args.prompts_per_step,
                    group_size=args.group_size, w_outcome=args.w_outcome,
                    w_process=args.w_process, seed=args.seed)  # fmt: skip
     tr = RLTrainer(policy, s)
-    for b in range(args.batches):
+    for b in tqdm(range(args.batches), desc="batches", leave=False):
         rolls, batch = tr.sample(problems, b + 1)
         accs.append(sum(r.correct for r in rolls) / len(rolls))
         for k in settings:
