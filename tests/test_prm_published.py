@@ -209,3 +209,61 @@ def test_solution_beyond_context_names_item_and_limit(tmp_path):
         ValueError, match=r"solution 1 \('What is 3 \+ 4\?'\) is \d+ tokens.*context is 48"
     ):
         prm.score([ITEMS[1], long])
+
+
+def _processbench_file(path, items, labels):
+    rows = [
+        {"id": f"pb-{i}", "problem": q, "steps": steps, "label": lab}
+        for i, ((q, steps), lab) in enumerate(zip(items, labels))
+    ]
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_cli_score_and_eval_processbench(folders, tmp_path, capsys):
+    from conftest import last_json, run_cli
+
+    path, expected = folders["qwen-prm"]
+    data = _processbench_file(tmp_path / "pb.json", ITEMS, [-1, 0, 2])
+    flags = ["--prm-format", "qwen-prm", "--device", "cpu", "--dtype", "float32"]
+    code, out, err = run_cli(
+        [
+            "score",
+            "--prm",
+            path,
+            "--in",
+            data,
+            "--out",
+            tmp_path / "s.jsonl",
+            *flags,
+            "--batch-size",
+            "2",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert last_json(out)["kind"] == "qwen-prm"
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    _close([r["prm_scores"] for r in rows], expected)
+    code, out, err = run_cli(
+        ["eval", "processbench", "--prm", path, "--data", data, "--threshold", "0.5", *flags],
+        capsys,
+    )
+    assert code == 0, err
+    summary = last_json(out)
+    assert summary["kind"] == "qwen-prm" and summary["n_eval"] == 3
+
+
+def test_cli_solution_beyond_context_is_one_line(tmp_path, capsys):
+    from conftest import run_cli
+
+    path, _, _ = tiny.math_shepherd(tmp_path / "ms", ctx=48)
+    long = ("What is 3 + 4?", ["3 + 4 = 7 apples."] * 12)
+    data = _processbench_file(tmp_path / "pb.json", [ITEMS[1], long], [-1, -1])
+    code, out, err = run_cli(
+        ["score", "--prm", path, "--in", data, "--out", tmp_path / "s.jsonl"], capsys
+    )
+    assert code == 2 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and err.strip().endswith(errors[0])
+    assert "pb.json: solution 1 ('What is 3 + 4?')" in errors[0] and "context is 48" in errors[0]

@@ -6,18 +6,20 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from prmkit.data import InputError, Sample, write_jsonl
 from prmkit.data.converters import read_samples
 from prmkit.data.formats import sample_labels
 from prmkit.evaluate.processbench import evaluate_scores, predict_first_error, select_threshold
+from prmkit.prm.base import PRMFormat
 from prmkit.prm.scoring import load_prm
 
 
 @dataclass
 class Config:
     prm: str
-    """the PRM: a checkpoint directory (prm, orm, implicit-prm) or 'rule'"""
+    """the PRM: a checkpoint directory (prm, orm, implicit-prm), 'rule', or a published PRM's folder (or hub id, online): see --prm-format"""
     data: str
     """ProcessBench data (JSON list or JSONL of id, problem, steps, label), or any sample file whose first errors are known"""
     threshold: float | None = None
@@ -32,6 +34,14 @@ class Config:
     """seed of the dev split"""
     max_tokens: int = 16384
     """padded tokens per forward pass when scoring"""
+    prm_format: PRMFormat | None = None
+    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
+    device: str | None = None
+    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
+    batch_size: int | None = None
+    """most solutions per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
 
     def check(self) -> None:
         if not 0 < self.dev_fraction < 1:
@@ -65,7 +75,9 @@ def score_samples(prm, samples: list[Sample], path: str) -> list[list[float]]:
 
 def run(cfg: Config) -> dict:
     data = read_samples(cfg.data)
-    prm = load_prm(cfg.prm, max_tokens=cfg.max_tokens)
+    prm = load_prm(
+        cfg.prm, cfg.prm_format, cfg.device, cfg.dtype, cfg.batch_size, max_tokens=cfg.max_tokens
+    )
     t0 = time.time()
     if cfg.threshold is not None:
         dev, test, source = [], data, "fixed"

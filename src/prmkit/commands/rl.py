@@ -11,6 +11,7 @@ from typing import Literal
 from prmkit.commands.policy import read_world_problems
 from prmkit.data import InputError, Problem
 from prmkit.models.load import load_generator
+from prmkit.prm.base import PRMFormat
 from prmkit.rl.integrations import load_scorer
 from prmkit.rl.report import plot_curves
 from prmkit.rl.trainer import RLSettings, train_rl
@@ -27,6 +28,14 @@ class Config(RLSettings):
     """output directory: metrics.jsonl, settings.json, rl_*.png curves, policy/ (the trained policy)"""
     prm: str = "rule"
     """the PRM for --reward prm: 'rule' (the world's exact verifier: 0 from the first error on), 'local-rule' (its step checker: each step judged on its own, so correct work after a mistake scores 1) or a trained PRM folder"""
+    prm_format: PRMFormat | None = None
+    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
+    prm_device: str | None = None
+    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
+    prm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
+    prm_batch_size: int | None = None
+    """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     problems: str | None = None
     """training problems (JSONL); default: --n-problems fresh arithmetic problems"""
     n_problems: int = 2000
@@ -82,7 +91,10 @@ def run(cfg: Config) -> dict:
         raise InputError(
             "RL needs a local policy (prmkit checkpoint or Hugging Face folder)", cfg.policy
         )
-    scorer = load_scorer(cfg.prm) if cfg.reward == "prm" else None
+    scorer = None
+    if cfg.reward == "prm":
+        opts = (cfg.prm_format, cfg.prm_device, cfg.prm_dtype, cfg.prm_batch_size)
+        scorer = load_scorer(cfg.prm, cfg.world, *opts)
     problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed)
     evals = (
         _problems(cfg.eval_problems, cfg.n_eval, cfg.problem_seed + 10_000)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
 from prmkit.models.load import load_generator
+from prmkit.prm.base import PRMFormat
 from prmkit.search import METHODS, SearchSettings, load_scorer, run_search, summarize
 
 
@@ -22,7 +23,15 @@ class Config(SearchSettings):
     out: str
     """where to write one result record per problem (JSONL)"""
     prm: str | None = None
-    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `noisy-rule:SIGMA[:SEED]` (experiments only), or a trained PRM's directory; vote needs none"""
+    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `noisy-rule:SIGMA[:SEED]` (experiments only), a trained PRM's directory, or a published PRM's folder (see --prm-format); vote needs none"""
+    prm_format: PRMFormat | None = None
+    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
+    prm_device: str | None = None
+    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
+    prm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
+    prm_batch_size: int | None = None
+    """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     progress: bool = True
     """show progress bars"""
 
@@ -43,7 +52,14 @@ class Config(SearchSettings):
 def run(cfg: Config) -> dict:
     problems = read_jsonl(cfg.problems, Problem.from_dict)
     policy = load_generator(cfg.policy)
-    scorer = load_scorer(cfg.prm if cfg.method != "vote" else None, cfg.world)
+    scorer = load_scorer(
+        cfg.prm if cfg.method != "vote" else None,
+        cfg.world,
+        cfg.prm_format,
+        cfg.prm_device,
+        cfg.prm_dtype,
+        cfg.prm_batch_size,
+    )
     try:
         records, seconds = run_search(
             cfg.method, policy, scorer, problems, cfg.settings(), cfg.progress

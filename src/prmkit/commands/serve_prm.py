@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from prmkit.prm.base import PRMFormat
 from prmkit.serve.http import ServeOptions
 from prmkit.worlds import WORLDS
 
@@ -12,7 +13,7 @@ from prmkit.worlds import WORLDS
 @dataclass
 class Config(ServeOptions):
     model: str
-    """the PRM: a trained PRM directory, or `rule` for the world's exact verifier"""
+    """the PRM: a trained PRM directory, `rule` for the world's exact verifier, or a published PRM's folder (see --prm-format)"""
     max_batch_size: int = 32
     """most items scored in one PRM call; about half the concurrent clients lets one batch
     score while the next one's requests are read (benchmarks/serve_load.py)"""
@@ -30,6 +31,14 @@ class Config(ServeOptions):
     """most characters per item"""
     world: str = "arithmetic"
     """world of the rule PRM"""
+    prm_format: PRMFormat | None = None
+    """format of a published PRM --model: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
+    device: str | None = None
+    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
+    batch_size: int | None = None
+    """most items per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     scorer_process: bool = True
     """score in a child process, so that HTTP handling and scoring run on separate cores
     (in one process Python's GIL serializes them); --no-scorer-process scores on a thread"""
@@ -51,12 +60,13 @@ def run(cfg: Config) -> dict:
     from prmkit.serve.http import resolve_token, run_command_server
     from prmkit.serve.prm_server import Limits, create_app
 
+    opts = (cfg.prm_format, cfg.device, cfg.dtype, cfg.batch_size)
     if cfg.scorer_process:
         from prmkit.serve.scorer_process import ScorerProcess
 
-        scorer = ScorerProcess(load_scorer, cfg.model, cfg.world, threads=cfg.threads)
+        scorer = ScorerProcess(load_scorer, cfg.model, cfg.world, *opts, threads=cfg.threads)
     else:
-        scorer = load_scorer(cfg.model, cfg.world)
+        scorer = load_scorer(cfg.model, cfg.world, *opts)
     app = create_app(
         scorer,
         max_batch_size=cfg.max_batch_size,

@@ -6,8 +6,9 @@ PRM and the rule PRM below are interchangeable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from prmkit.data import InputError
 from prmkit.worlds import get_world
@@ -68,19 +69,36 @@ RULE_PRMS = {"rule": RulePRM, "local-rule": LocalRulePRM}
 """The verifier PRMs, by the name `--prm` and `--model` take."""
 
 
-def load_scorer(spec: str, world: str = "arithmetic") -> StepScorer:
+PRMFormat = Literal["math-shepherd", "qwen-prm", "rlhflow", "skywork", "trl", "prmkit"]
+"""What `--prm-format` takes: a published PRM's format (`prmkit.prm.published`) or prmkit's own."""
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+"""A Hugging Face hub id (owner/name): a published PRM fetched when the machine is online."""
+
+
+def load_scorer(
+    spec: str,
+    world: str = "arithmetic",
+    prm_format: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+) -> StepScorer:
     """The StepScorer a `--prm` names: "rule" (the world's exact verifier), "local-rule"
-    (its step checker, each step on its own), "rule:WORLD", or a trained PRM's folder.
+    (its step checker, each step on its own), "rule:WORLD", a trained PRM's folder, or
+    a published PRM's folder or hub id (`prmkit.prm.published`; `prm_format` names
+    its format, else it is detected). device, dtype, batch_size: where and how a
+    model PRM runs (see `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search and the reward server share. Trained PRMs are
     imported only when asked for, so the rule PRMs load without any model code.
     """
     if spec in RULE_PRMS:
         return RULE_PRMS[spec](world)
-    if not spec.startswith("rule:") and not Path(spec).exists():
+    if not spec.startswith("rule:") and not Path(spec).exists() and not HUB_ID.match(spec):
         raise InputError(
-            "no such PRM directory (give rule, local-rule or a trained PRM's folder)", spec
+            "no such PRM directory (give rule, local-rule, a PRM's folder or a hub id)", spec
         )
     from prmkit.prm.scoring import load_prm
 
-    return load_prm(spec)
+    return load_prm(spec, prm_format, device, dtype, batch_size)

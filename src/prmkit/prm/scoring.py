@@ -92,9 +92,28 @@ def score_per_prefix(
     return out
 
 
-def load_prm(path: str, **kw) -> StepScorer:
-    """Any PRM as a StepScorer: "rule" / "rule:WORLD", or a checkpoint folder whose
-    config.json kind is prm, orm, implicit-prm or rule."""
+def load_prm(
+    path: str,
+    prm_format: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    **kw,
+) -> StepScorer:
+    """Any PRM as a StepScorer: "rule" / "rule:WORLD", a checkpoint folder whose
+    config.json kind is prm, orm, implicit-prm or rule, or a published PRM's folder
+    or hub id (`prmkit.prm.published`, in `prm_format` or the detected one).
+
+    device (default: a published PRM on cuda when there is one, a prmkit model where
+    it loads), dtype (auto, float32, bfloat16, float16), batch_size (most solutions per
+    pass: 16 published, 256 prmkit) and `max_tokens` place and batch a model PRM.
+    """
+    from prmkit.prm.published import is_published, load_published, place
+
+    if is_published(path, prm_format):
+        return load_published(path, prm_format, device, dtype, batch_size, kw.get("max_tokens"))
+    if batch_size is not None:
+        kw["max_batch"] = batch_size
     if path == "rule" or path.startswith("rule:"):
         return RulePRM(path.split(":", 1)[1] if ":" in path else "arithmetic")
     cfg = read_config(path, ALL_KINDS)
@@ -104,5 +123,5 @@ def load_prm(path: str, **kw) -> StepScorer:
         except ValueError as e:
             raise InputError(str(e), str(Path(path) / "config.json")) from None
     if cfg["kind"] == IMPLICIT_KIND:
-        return ModelScorer(ImplicitPRM.load(path, cfg), **kw)
-    return ModelScorer(load_step_model(path), **kw)
+        return ModelScorer(place(ImplicitPRM.load(path, cfg), device, dtype), **kw)
+    return ModelScorer(place(load_step_model(path), device, dtype), **kw)

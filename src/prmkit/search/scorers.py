@@ -51,8 +51,10 @@ class NoisyRulePRM:
         return out
 
 
-def load_scorer(spec: str | None, world: str = "arithmetic") -> StepScorer | None:
-    """A StepScorer from `--prm`: rule, local-rule, noisy-rule[:SIGMA[:SEED]], or a trained PRM's directory. None gives None (methods that need no PRM)."""
+def load_scorer(spec: str | None, world: str = "arithmetic", *model_options) -> StepScorer | None:
+    """A StepScorer from `--prm`: rule, local-rule, noisy-rule[:SIGMA[:SEED]], or a PRM's
+    directory (`model_options`: prm_format, device, dtype, batch_size, as
+    `prmkit.prm.base.load_scorer` takes them). None gives None (methods that need no PRM)."""
     if spec is None or spec == "":
         return None
     name, *args = spec.split(":")
@@ -67,4 +69,4 @@ def load_scorer(spec: str | None, world: str = "arithmetic") -> StepScorer | Non
         if len(args) > 2 or sigma < 0:
             raise InputError(f"--prm {spec}: expected {name}:SIGMA[:SEED] with SIGMA >= 0")
         return NoisyRulePRM(sigma, seed=seed, world=world)
-    return load_rule_or_trained(spec, world)
+    return load_rule_or_trained(spec, world, *model_options)

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import typing
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from prmkit.data import InputError
+from prmkit.prm.base import HUB_ID, PRMFormat
 from prmkit.prm.published.recipes import RECIPES
 from prmkit.prm.published.scorer import PublishedScorer, cls_head, lm_head, value_head
 
-FORMATS = (*RECIPES, "prmkit")
-"""What `--prm-format` takes."""
+FORMATS = typing.get_args(PRMFormat)
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -125,7 +124,7 @@ def resolve(spec: str) -> Path:
     """A local folder for `--prm`: the folder itself, or a hub id downloaded when online."""
     if Path(spec).exists():
         return Path(spec)
-    if not _HUB_ID.match(spec):
+    if not HUB_ID.match(spec):
         raise InputError("no such PRM directory", spec)
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
     how = (
@@ -264,15 +263,10 @@ def load_published(
     model, backbone, head = _model_and_head(fmt, recipe, folder, dt)
     model.to(dev)
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    ctx = _context(model, tok)
+    tok.model_max_length = 10**30  # the scorer checks the context itself, naming the record
     return PublishedScorer(
-        recipe,
-        backbone,
-        head,
-        pad,
-        dev,
-        _context(model, tok),
-        batch_size or 16,
-        max_tokens or 16384,
+        recipe, backbone, head, pad, dev, ctx, batch_size or 16, max_tokens or 16384
     )
 
 
@@ -287,7 +281,7 @@ def is_published(spec: str, fmt: str | None = None) -> bool:
     p = Path(spec)
     if p.is_dir():
         return (p / "config.json").exists() and "kind" not in _json(p / "config.json")
-    return not p.exists() and bool(_HUB_ID.match(spec))
+    return not p.exists() and bool(HUB_ID.match(spec))
 
 
 def place(model: torch.nn.Module, device: str | None, dtype: str | None) -> torch.nn.Module:
