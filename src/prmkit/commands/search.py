@@ -1,4 +1,4 @@
-"""Search with a policy and a PRM at test time: bon, vote, weighted-vote, beam, reject."""
+"""Search with a policy and a PRM at test time (bon, vote, weighted-vote, beam, reject), or rerank a file of solutions (--in)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,44 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
-from prmkit.models.load import load_generator
+from prmkit.data.converters import read_samples
 from prmkit.prm.base import PRMFormat
 from prmkit.search import METHODS, SearchSettings, load_scorer, run_search, summarize
+from prmkit.search.rerank import rerank, rerank_summary
+
+RERANK_METHODS = ("bon", "vote", "weighted-vote")
+# settings that only sampling or tree search reads; --in refuses them rather than ignore them
+NOT_FOR_RERANK = (
+    "expand",
+    "subtrees",
+    "select",
+    "max_steps",
+    "reject_after",
+    "keep",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+)
 
 
 @dataclass(kw_only=True)
 class Config(SearchSettings):
     method: Literal["bon", "vote", "weighted-vote", "beam", "reject"]
-    """search method"""
-    policy: str
-    """policy: a prmkit checkpoint directory or a local Hugging Face model folder"""
-    problems: str
-    """problems (JSONL: id, prompt, answer)"""
+    """search method (with --in: bon, vote or weighted-vote)"""
     out: str
     """where to write one result record per problem (JSONL)"""
+    policy: str | None = None
+    """policy: a prmkit checkpoint directory or a local Hugging Face model folder (not with --in)"""
+    problems: str | None = None
+    """problems (JSONL: id, prompt, answer), for sampling with --policy"""
+    in_: str | None = None
+    """rerank these solutions instead of sampling (prmkit samples, or any format `convert` reads): the first --n per problem, no policy"""
+    group_by: Literal["problem_id", "prompt"] = "problem_id"
+    """--in: what makes two samples candidates for the same problem"""
+    tie_break: Literal["random", "first"] = "random"
+    """--in: ties between candidates go to a seeded random one (per --seed and problem), or to the first in file order (biased when the file's order carries information)"""
     prm: str | None = None
-    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `noisy-rule:SIGMA[:SEED]` (experiments only), a trained PRM's directory, or a published PRM's folder (see --prm-format); vote needs none"""
+    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `rule:WORLD`, `noisy-rule:SIGMA[:SEED]` (experiments only), a trained PRM's directory, or a published PRM's folder (see --prm-format); vote needs none"""
     prm_format: PRMFormat | None = None
     """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
     prm_device: str | None = None
@@ -42,7 +63,23 @@ class Config(SearchSettings):
             raise ValueError(
                 f"--method {self.method} needs --prm (rule, noisy-rule:SIGMA or a PRM directory)"
             )
+        if self.in_ is not None:
+            self.check_rerank()
+        elif self.group_by != "problem_id" or self.tie_break != "random":
+            raise ValueError("--group-by and --tie-break apply to --in only")
+        elif not self.policy or not self.problems:
+            raise ValueError("give --policy and --problems (sample and search), or --in (rerank)")
         super().check()
+
+    def check_rerank(self) -> None:
+        if self.method not in RERANK_METHODS:
+            raise ValueError(f"--in reranks with --method {', '.join(RERANK_METHODS)}")
+        if self.policy or self.problems:
+            raise ValueError("--in reranks a file: --policy and --problems do not apply")
+        defaults = SearchSettings()
+        for name in NOT_FOR_RERANK:
+            if getattr(self, name) != getattr(defaults, name):
+                raise ValueError(f"--{name.replace('_', '-')} does not apply to --in")
 
     def settings(self) -> SearchSettings:
         names = {f.name for f in dataclasses.fields(SearchSettings)}
@@ -50,8 +87,6 @@ class Config(SearchSettings):
 
 
 def run(cfg: Config) -> dict:
-    problems = read_jsonl(cfg.problems, Problem.from_dict)
-    policy = load_generator(cfg.policy)
     scorer = load_scorer(
         cfg.prm if cfg.method != "vote" else None,
         cfg.world,
@@ -60,6 +95,12 @@ def run(cfg: Config) -> dict:
         cfg.prm_dtype,
         cfg.prm_batch_size,
     )
+    if cfg.in_ is not None:
+        return run_rerank(cfg, scorer)
+    problems = read_jsonl(cfg.problems, Problem.from_dict)
+    from prmkit.models.load import load_generator
+
+    policy = load_generator(cfg.policy)
     try:
         records, seconds = run_search(
             cfg.method, policy, scorer, problems, cfg.settings(), cfg.progress
@@ -67,13 +108,42 @@ def run(cfg: Config) -> dict:
     except ValueError as e:  # e.g. a prompt the built-in tokenizer cannot encode
         raise InputError(str(e), cfg.problems) from None
     write_jsonl(cfg.out, records)
+    return head(cfg, scorer, records[0].label) | summarize(records, seconds)
+
+
+def run_rerank(cfg: Config, scorer) -> dict:
+    samples = read_samples(cfg.in_)
+    try:
+        records, seconds = rerank(
+            cfg.method,
+            samples,
+            scorer,
+            n=cfg.n,
+            agg=cfg.aggregate,
+            world=cfg.world,
+            seed=cfg.seed,
+            group_by=cfg.group_by,
+            curve_draws=cfg.curve_draws if cfg.curve else 0,
+            tie_break=cfg.tie_break,
+            chunk=cfg.chunk,
+            progress=cfg.progress,
+        )
+    except ValueError as e:  # an ungradable sample, or one the PRM cannot read
+        raise InputError(str(e), cfg.in_) from None
+    write_jsonl(cfg.out, records)
+    out = head(cfg, scorer, records[0].label)
+    out |= {"in": cfg.in_, "seed": cfg.seed, "tie_break": cfg.tie_break}
+    return out | summarize(records, seconds) | rerank_summary(records)
+
+
+def head(cfg: Config, scorer, label: str) -> dict:
     kind = None if scorer is None else getattr(scorer, "kind", type(scorer).__name__)
-    head = {
+    return {
         "command": "search",
         "method": cfg.method,
-        "label": records[0].label,
+        "label": label,
         "prm": cfg.prm if scorer else None,
         "prm_kind": kind,
+        "n": cfg.n,
+        "out": cfg.out,
     }
-    head |= {"n": cfg.n, "out": cfg.out}
-    return head | summarize(records, seconds)

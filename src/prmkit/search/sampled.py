@@ -74,13 +74,20 @@ def sample_pools(
     return pools
 
 
-def choose(method: str, answers: list[str | None], scores: list[float] | None) -> int:
-    """Index of the chosen candidate for bon, vote or weighted-vote."""
+def choose(
+    method: str,
+    answers: list[str | None],
+    scores: list[float] | None,
+    rank: list[int] | None = None,
+) -> int:
+    """Index of the chosen candidate for bon, vote or weighted-vote; ties by `rank`
+    (lower wins; None: the earliest candidate)."""
     if method == "vote":
-        return pick_vote(answers)
+        return pick_vote(answers, rank)
     if scores is None:
         raise ValueError(f"method {method!r} needs scores")
-    return pick_best(answers, scores) if method == "bon" else pick_weighted(answers, scores)
+    pick = pick_best if method == "bon" else pick_weighted
+    return pick(answers, scores, rank)
 
 
 def curve_sizes(n: int) -> list[int]:
