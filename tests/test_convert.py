@@ -1,6 +1,7 @@
 """`prmkit convert` between prmkit, TRL, ProcessBench, Math-Shepherd, PRM800K and GSM8K."""
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import last_json, run_cli
@@ -175,10 +176,10 @@ def test_prm800k_file_and_gsm8k_file(tmp_path, capsys):
     )
     assert code == 0, err
     a, b = read_jsonl(tmp_path / "g.jsonl", Sample.from_dict)
-    assert a.steps == [
-        "Natalia sold 48/2 = 24 clips in May.",
-        "Natalia sold 48+24 = 72 clips.",
-        "Answer: 72",
+    assert a.steps == [  # kept as written: the calculator annotations and the answer line
+        "Natalia sold 48/2 = <<48/2=24>>24 clips in May.",
+        "Natalia sold 48+24 = <<48+24=72>>72 clips.",
+        "#### 72",
     ]
     assert a.reference == a.final_answer == "72" and a.correct and a.first_error == -1
     assert b.reference == "1200"
@@ -239,3 +240,85 @@ def test_bad_records_name_file_and_line(tmp_path, capsys):
         capsys,
     )
     assert code == 2 and "record 1: label 3 out of range" in err
+
+
+GSM_REF = {
+    "question": "Natalia sold 48 clips in April and half as many in May. How many in all?",
+    "answer": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72",
+}
+
+
+def _verify(tmp_path, capsys, samples_path):
+    code, out, err = run_cli(
+        ["label", "--method", "verify", "--world", "gsm8k", "--in", samples_path]
+        + ["--out", tmp_path / "lab.jsonl", "--no-progress"],
+        capsys,
+    )
+    assert code == 0, err
+    return last_json(out)
+
+
+def test_converted_gsm8k_references_verify_as_correct(tmp_path, capsys):
+    bad = dict(GSM_REF, answer=GSM_REF["answer"].replace("=72>>", "=73>>"))
+    src = _write(tmp_path / "gsm.jsonl", [GSM_REF, bad])
+    code, _, err = run_cli(
+        ["convert", "--from", "gsm8k", "--to", "prmkit", "--in", src]
+        + ["--out", tmp_path / "g.jsonl"],
+        capsys,
+    )
+    assert code == 0, err
+    s = _verify(tmp_path, capsys, tmp_path / "g.jsonl")
+    # the reference holds; the one with a broken annotation is caught at its step
+    assert s["items"] == 2 and s["with_error"] == 1
+    rows = read_jsonl(tmp_path / "lab.jsonl", Sample.from_dict)
+    assert rows[0].labels.first_error == -1 and rows[1].labels.first_error == 1
+
+
+REAL_GSM8K = Path(__file__).resolve().parents[1] / "../shared/data/gsm8k/test.jsonl"
+
+
+@pytest.mark.skipif(not REAL_GSM8K.exists(), reason="needs ../shared/data/gsm8k")
+def test_real_gsm8k_references_all_verify(tmp_path, capsys):
+    lines = REAL_GSM8K.read_text().splitlines()[:200]
+    src = tmp_path / "g200.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    code, _, err = run_cli(
+        ["convert", "--from", "gsm8k", "--to", "prmkit", "--in", src]
+        + ["--out", tmp_path / "g.jsonl"],
+        capsys,
+    )
+    assert code == 0, err
+    s = _verify(tmp_path, capsys, tmp_path / "g.jsonl")
+    assert s["items"] == 200 and s["with_error"] == 0
+
+
+def test_gsm8k_model_solution_layout(tmp_path, capsys):
+    rec = {
+        "id": "p7",
+        "question": GSM_REF["question"],
+        "answer": GSM_REF["answer"],
+        "llama": {"solution": "48/2 = 24.\n48 + 24 = 72.\nThe answer is 72.", "is_correct": True},
+        "qwen": {"solution": "48/2 = 24.\n48 + 24 = 70.\nA: 70", "is_correct": False},
+    }
+    src = _write(tmp_path / "m.jsonl", [rec, {"question": "q", "m": {"solution": 3}}])
+    code, _, err = run_cli(
+        ["convert", "--from", "auto", "--to", "prmkit", "--in", src]
+        + ["--out", tmp_path / "m_out.jsonl"],
+        capsys,
+    )
+    assert code == 2 and f"{src}:2: field 'm.solution' must be a non-empty string" in err
+    code, out, err = run_cli(
+        ["convert", "--from", "gsm8k", "--to", "prmkit", "--in", src, "--skip-invalid"]
+        + ["--out", tmp_path / "m_out.jsonl"],
+        capsys,
+    )
+    assert code == 0, err
+    assert last_json(out)["skipped"] == 1 and last_json(out)["records"] == 2
+    a, b = read_jsonl(tmp_path / "m_out.jsonl", Sample.from_dict)
+    assert (a.id, a.problem_id, a.reference, a.correct) == ("p7-llama", "p7", "72", True)
+    assert b.steps == ["48/2 = 24.", "48 + 24 = 70.", "A: 70"] and b.correct is False
+    assert b.meta == {"world": "gsm8k", "model": "qwen"}
+    _verify(tmp_path, capsys, tmp_path / "m_out.jsonl")
+    rows = read_jsonl(tmp_path / "lab.jsonl", Sample.from_dict)
+    assert rows[0].labels.first_error == -1  # `The answer is 72` is read
+    assert rows[1].labels.first_error == 1  # the free-text checker finds 48 + 24 = 70

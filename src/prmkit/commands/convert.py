@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from prmkit.data.converters import read_samples, write_samples
+from prmkit.data.converters import read_samples, report_skipped, write_samples
 
 
 @dataclass
@@ -17,13 +17,17 @@ class Config:
     in_: str
     """input file (JSONL, or a JSON list for ProcessBench)"""
     out: str
-    """output file (ProcessBench to a .json path writes the official JSON list)"""
+    """output file (ProcessBench to a .json path writes the official JSON list; gsm8k's model-solution layout gives one sample per model)"""
     neutral: Literal["positive", "negative"] = "positive"
     """PRM800K: how a neutral (0) rating counts"""
+    skip_invalid: bool = False
+    """skip malformed records (each named on stderr) and count them, instead of stopping at the first"""
 
 
 def run(cfg: Config) -> dict:
-    samples = read_samples(cfg.in_, cfg.from_, cfg.neutral)
+    invalid = [] if cfg.skip_invalid else None
+    samples = read_samples(cfg.in_, cfg.from_, cfg.neutral, invalid)
+    report_skipped(invalid)
     n = write_samples(cfg.out, samples, cfg.to)
     first_errors = [
         s.labels.first_error if s.labels is not None else s.first_error for s in samples
@@ -38,4 +42,5 @@ def run(cfg: Config) -> dict:
         "records": n,
         "steps": sum(len(s.steps) for s in samples),
         "with_error": wrong,
+        "skipped": len(invalid or []),
     }

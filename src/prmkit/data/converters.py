@@ -8,8 +8,11 @@ writer turns a sample into one record. Formats:
 - processbench:  {"id", "problem", "steps", "label"} as a JSON list file (official) or JSONL
 - prm800k:       OpenAI PRM800K phase-1/2 records; ratings -1/0/1 (read only)
 - math-shepherd: {"input", "label"} with a `ки` tag after each step, replaced by +/- in label
-- gsm8k:         {"question", "answer"}: answer lines become steps, `#### x` the final
-                 answer (read only; reference solutions, so every step is correct)
+- gsm8k:         {"question", "answer"}: answer lines become steps as written
+                 (annotations `<<expr=result>>` and the `#### x` line kept; reference
+                 solutions, so every step is correct); or the model-solution layout
+                 {"question", "answer"?, MODEL: {"solution", "is_correct"}, ...}: one
+                 sample per model (read only)
 
 A bad record raises InputError naming the file and line (or record, for JSON lists).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,18 +36,26 @@ from prmkit.data.formats import (
     to_processbench,
     to_trl,
 )
-from prmkit.data.jsonl import iter_jsonl, write_jsonl
+from prmkit.data.jsonl import parse_line, write_jsonl
 from prmkit.data.records import Sample, StepLabels, _req
 
 NEUTRAL = ("positive", "negative")
 MS_TAG = "ки"
 
 
-def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
-    """(line or record number, parsed object) from a JSONL file or a JSON list file."""
+def iter_records(
+    path: str | Path, invalid: list[InputError] | None = None
+) -> Iterator[tuple[int, Any]]:
+    """(line or record number, parsed object) from a JSONL file or a JSON list file.
+
+    With `invalid` (a list), a JSONL line that is not JSON is appended to it and
+    skipped; line numbers still count it.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", str(path))
+    if p.is_dir():
+        raise InputError("is a directory, expected a JSONL or JSON file", str(path))
     with open(p, "rb") as f:
         head = f.read(4096).lstrip()
     if head.startswith(b"["):
@@ -53,16 +65,16 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, Any]]:
             raise InputError(f"invalid JSON: {e}", str(path)) from None
         yield from enumerate(data, start=1)
         return
-    lineno = 0
-    for obj in iter_jsonl(p):
-        lineno += 1
-        yield lineno, obj
-
-
-def _line_numbers(path: str | Path) -> list[int]:
-    """Line numbers of the non-blank lines of a JSONL file (for error messages)."""
-    with open(path, "rb") as f:
-        return [i for i, raw in enumerate(f, start=1) if raw.strip()]
+    with open(p, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield lineno, parse_line(raw, str(path), lineno)
+            except InputError as e:
+                if invalid is None:
+                    raise
+                invalid.append(e)
 
 
 # ---- readers: one parsed record -> samples ------------------------------------------
@@ -179,22 +191,35 @@ def from_math_shepherd(d: dict, index: int = 0) -> Sample:
     )
 
 
-_CALC = re.compile(r"<<[^<>]*>>")
-
-
-def from_gsm8k(d: dict, index: int = 0) -> Sample:
-    """A GSM8K reference solution: answer lines are steps (calculator annotations
-    `<<...>>` removed), `#### x` becomes the final step `Answer: x`."""
-    if not isinstance(d, dict):
-        raise ValueError("a GSM8K record must be a JSON object")
-    question = _req(d, "question", str)
-    answer = _req(d, "answer", str)
+def _gsm8k_final(answer: str) -> str:
+    """'#### 1,200' -> '1200': the reference answer of a GSM8K `answer` field."""
     lines = [x.strip() for x in answer.split("\n") if x.strip()]
     if not lines or not lines[-1].startswith("####"):
         raise ValueError("field 'answer' must end with a '#### <final answer>' line")
-    final = lines[-1][4:].strip().replace(",", "")
-    steps = [_CALC.sub("", x).strip() for x in lines[:-1]] + [f"Answer: {final}"]
+    return lines[-1][4:].strip().replace(",", "").replace("$", "").strip()
+
+
+def _model_solutions(d: dict) -> dict[str, dict]:
+    """The per-model `{solution, is_correct}` objects of a model-solution record."""
+    return {k: v for k, v in d.items() if isinstance(v, dict) and "solution" in v}
+
+
+def from_gsm8k(d: dict, index: int = 0) -> Sample | list[Sample]:
+    """A GSM8K record. Reference layout {"question", "answer"}: the answer's lines are
+    the steps, kept as written (calculator annotations `<<48/2=24>>` and the final
+    `#### 72` line included), all correct. Model-solution layout {"question",
+    "answer"?, MODEL: {"solution", "is_correct"}, ...}: one sample per model, its
+    solution's lines as steps, `correct` from is_correct, first error unknown."""
+    if not isinstance(d, dict):
+        raise ValueError("a GSM8K record must be a JSON object")
+    question = _req(d, "question", str)
     sid = str(d.get("id", f"gsm8k-{index}"))
+    models = _model_solutions(d)
+    if models:
+        return _from_model_solutions(d, question, sid, models)
+    answer = _req(d, "answer", str)
+    final = _gsm8k_final(answer)
+    steps = [x.strip() for x in answer.split("\n") if x.strip()]
     return Sample(
         id=sid,
         problem_id=sid,
@@ -205,7 +230,33 @@ def from_gsm8k(d: dict, index: int = 0) -> Sample:
         correct=True,
         first_error=-1,
         labels=StepLabels(first_error=-1, hard=[True] * len(steps), provenance={"source": "gsm8k"}),
+        meta={"world": "gsm8k"},
     )
+
+
+def _from_model_solutions(d: dict, question: str, sid: str, models: dict) -> list[Sample]:
+    ref = d.get("answer", d.get("reference", ""))
+    ref = _gsm8k_final(ref) if isinstance(ref, str) and "####" in ref else str(ref or "")
+    out = []
+    for name, m in models.items():
+        sol = m.get("solution")
+        if not isinstance(sol, str) or not sol.strip():
+            raise ValueError(f"field '{name}.solution' must be a non-empty string")
+        ok = m.get("is_correct")
+        if ok is not None and not isinstance(ok, bool):
+            raise ValueError(f"field '{name}.is_correct' must be true or false")
+        out.append(
+            Sample(
+                id=f"{sid}-{name}",
+                problem_id=sid,
+                prompt=question,
+                reference=ref,
+                steps=[x.strip() for x in sol.split("\n") if x.strip()],
+                correct=ok,
+                meta={"world": "gsm8k", "model": name},
+            )
+        )
+    return out
 
 
 # ---- writers: sample -> one record -----------------------------------------------------
@@ -227,7 +278,7 @@ def to_prmkit(s: Sample) -> dict:
     return s.to_dict()
 
 
-READERS: dict[str, Callable[..., Sample]] = {
+READERS: dict[str, Callable[..., Sample | list[Sample]]] = {
     "prmkit": lambda d, index=0: Sample.from_dict(d),
     "trl": from_trl,
     "processbench": from_processbench,
@@ -256,33 +307,64 @@ def detect_format(d: Any) -> str:
             return "prm800k"
         if "input" in d and "label" in d:
             return "math-shepherd"
-        if "question" in d and "answer" in d:
+        if "question" in d and ("answer" in d or _model_solutions(d)):
             return "gsm8k"
     raise ValueError("cannot tell the record's format from its fields")
 
 
-def read_samples(path: str | Path, fmt: str = "auto", neutral: str = "positive") -> list[Sample]:
-    """Every record of a file as samples; fmt "auto" detects it from the first record."""
+def iter_samples(
+    path: str | Path,
+    fmt: str = "auto",
+    neutral: str = "positive",
+    invalid: list[InputError] | None = None,
+) -> Iterator[tuple[Any, list[Sample]]]:
+    """(record, its samples) for every record of a file; fmt "auto" detects the format
+    from the first record. A bad record raises `FILE:LINE: what is wrong` (JSON list
+    files: `FILE: record N: ...`), or, with `invalid` (a list), is appended to it and
+    skipped (`--skip-invalid`)."""
     if fmt != "auto" and fmt not in READERS:
         raise InputError(f"unknown format {fmt!r}; choose from {sorted(READERS)}")
     is_list = Path(path).exists() and open(path, "rb").read(4096).lstrip().startswith(b"[")
-    lines = None if is_list or not Path(path).exists() else _line_numbers(path)
-    out: list[Sample] = []
-    for n, obj in iter_records(path):
-        where = (str(path), None if is_list else lines[n - 1])
+    for n, obj in iter_records(path, invalid):
+        where = (str(path), None) if is_list else (str(path), n)
         prefix = f"record {n}: " if is_list else ""
         try:
             if fmt == "auto":
                 fmt = detect_format(obj)
             reader = READERS[fmt]
-            out.append(
-                reader(obj, n - 1, neutral=neutral) if fmt == "prm800k" else reader(obj, n - 1)
-            )
+            got = reader(obj, n - 1, neutral=neutral) if fmt == "prm800k" else reader(obj, n - 1)
         except (ValueError, TypeError, KeyError) as e:
-            raise InputError(prefix + str(e), *where) from None
+            err = InputError(prefix + str(e), *where)
+            if invalid is None:
+                raise err from None
+            invalid.append(err)
+            continue
+        yield obj, got if isinstance(got, list) else [got]
+
+
+def read_samples(
+    path: str | Path,
+    fmt: str = "auto",
+    neutral: str = "positive",
+    invalid: list[InputError] | None = None,
+) -> list[Sample]:
+    """Every record of a file as samples; see `iter_samples`. No records is an error."""
+    out = [s for _, samples in iter_samples(path, fmt, neutral, invalid) for s in samples]
     if not out:
-        raise InputError("file has no records", str(path))
+        raise InputError(
+            "file has no valid records" if invalid else "file has no records", str(path)
+        )
     return out
+
+
+def report_skipped(invalid: list[InputError] | None, limit: int = 5) -> int:
+    """Name the first `limit` skipped records on stderr; returns how many were skipped."""
+    n = len(invalid or [])
+    for e in (invalid or [])[:limit]:
+        sys.stderr.write(f"skipped: {e}\n")
+    if n > limit:
+        sys.stderr.write(f"skipped: ... and {n - limit} more\n")
+    return n
 
 
 def write_samples(path: str | Path, samples: list[Sample], fmt: str) -> int:
@@ -303,4 +385,12 @@ def write_samples(path: str | Path, samples: list[Sample], fmt: str) -> int:
     return write_jsonl(path, records)
 
 
-__all__ = ["READERS", "WRITERS", "detect_format", "read_samples", "write_samples"]
+__all__ = [
+    "READERS",
+    "WRITERS",
+    "detect_format",
+    "iter_samples",
+    "read_samples",
+    "report_skipped",
+    "write_samples",
+]

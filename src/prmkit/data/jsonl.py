@@ -17,12 +17,17 @@ from prmkit.data.errors import InputError
 T = TypeVar("T")
 
 
-def iter_jsonl(path: str | os.PathLike, parse: Callable[[Any], T] | None = None) -> Iterator[T]:
+def iter_jsonl(
+    path: str | os.PathLike,
+    parse: Callable[[Any], T] | None = None,
+    invalid: list[InputError] | None = None,
+) -> Iterator[T]:
     """Yield each line of a JSONL file, parsed by `parse` (a `from_dict`), validated.
 
     Blank lines are allowed and skipped. Raises InputError naming file and line for a
     missing file, bad UTF-8, bad JSON (a truncated last line included) or a record
-    that `parse` rejects.
+    that `parse` rejects. With `invalid` (a list), a bad line is appended to it as
+    its InputError and skipped instead (`--skip-invalid`); a missing file still raises.
     """
     p = Path(path)
     if not p.exists():
@@ -32,28 +37,43 @@ def iter_jsonl(path: str | os.PathLike, parse: Callable[[Any], T] | None = None)
     with open(p, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(f"not valid UTF-8 (byte {e.start})", str(path), lineno) from None
-            if not text.strip():
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                hint = " (truncated line?)" if not text.endswith("\n") else ""
-                raise InputError(f"invalid JSON: {e.msg}{hint}", str(path), lineno) from None
-            if parse is None:
-                yield obj
-                continue
-            try:
-                yield parse(obj)
-            except (ValueError, TypeError, KeyError) as e:
-                raise InputError(str(e), str(path), lineno) from None
+                if not raw.strip():
+                    continue
+                obj = parse_line(raw, str(path), lineno)
+                yield obj if parse is None else _apply(parse, obj, str(path), lineno)
+            except InputError as e:
+                if invalid is None:
+                    raise
+                invalid.append(e)
 
 
-def read_jsonl(path: str | os.PathLike, parse: Callable[[Any], T] | None = None) -> list[T]:
+def parse_line(raw: bytes, path: str, lineno: int) -> Any:
+    """One JSONL line's object, or InputError naming the file and line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not valid UTF-8 (byte {e.start})", path, lineno) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        hint = " (truncated line?)" if not text.endswith("\n") else ""
+        raise InputError(f"invalid JSON: {e.msg}{hint}", path, lineno) from None
+
+
+def _apply(parse: Callable[[Any], T], obj: Any, path: str, lineno: int) -> T:
+    try:
+        return parse(obj)
+    except (ValueError, TypeError, KeyError) as e:
+        raise InputError(str(e), path, lineno) from None
+
+
+def read_jsonl(
+    path: str | os.PathLike,
+    parse: Callable[[Any], T] | None = None,
+    invalid: list[InputError] | None = None,
+) -> list[T]:
     """All records of a JSONL file; see `iter_jsonl`. An empty file is an error."""
-    out = list(iter_jsonl(path, parse))
+    out = list(iter_jsonl(path, parse, invalid))
     if not out:
         raise InputError("file has no records", str(path))
     return out
