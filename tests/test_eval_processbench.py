@@ -3,6 +3,7 @@
 import itertools
 import json
 import random
+from pathlib import Path
 
 import pytest
 from conftest import last_json, run_cli
@@ -107,15 +108,128 @@ def test_cli_eval_processbench_official_format(tmp_path, capsys, layout):
     s = last_json(out)
     for k in ("f1", "acc_error", "acc_correct", "threshold", "auroc"):
         assert k in s
-    assert s["f1"] == 1.0 and s["auroc"] == 1.0 and s["threshold_from"] == "dev-split"
-    assert s["n_eval"] + s["n_dev"] == len(recs)
+    # the paper's way by default: threshold 0.5 on the whole file
+    assert s["threshold"] == 0.5 and s["threshold_from"] == "fixed"
+    assert s["n_eval"] == len(recs) and s["n_dev"] == 0 and s["world"] == "arithmetic"
+    assert s["f1"] == 1.0 and s["auroc"] == 1.0
     rows = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
-    assert all(r["predicted"] == r["label"] for r in rows)
+    assert all(r["predicted"] == r["label"] for r in rows) and len(rows) == len(recs)
     code, out, _ = run_cli(
         ["eval", "processbench", "--prm", "rule", "--data", path, "--threshold", "0.3"], capsys
     )
     s = last_json(out)
     assert s["threshold"] == 0.3 and s["threshold_from"] == "fixed" and s["n_eval"] == len(recs)
+    code, out, _ = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--data", path, "--sweep"], capsys
+    )
+    s = last_json(out)
+    assert s["threshold_from"] == "dev-split sweep" and s["n_eval"] + s["n_dev"] == len(recs)
+    assert 0 < s["n_dev"] < len(recs)
+    code, out, _ = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--data", path, "--sweep", "--dev", path],
+        capsys,
+    )
+    s = last_json(out)
+    assert s["threshold_from"] == "dev-file sweep" and s["n_eval"] == len(recs)
+
+
+def test_swept_threshold_is_printed_as_used():
+    # scores near 1 put the best threshold between 0.9999990 and 0.9999999: the
+    # summary must show it as used, not rounded to 1.0
+    scores = [[0.9999999, 0.999999], [0.9999999, 0.9999999]]
+    t = select_threshold(scores, [1, -1])
+    assert 0.999999 < t <= 0.9999999
+    from prmkit.commands.eval_processbench import clean_metrics
+
+    shown = clean_metrics(evaluate_scores(scores, [1, -1], t))
+    assert shown["threshold"] == t and shown["f1"] == 1.0
+
+
+@pytest.mark.parametrize("prm", ["rule", "local-rule", "rule:arithmetic", "local-rule:arithmetic"])
+def test_rule_prms_are_accepted_by_eval_and_score(tmp_path, capsys, prm):
+    path = tmp_path / "pb.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _processbench_records(20)))
+    code, out, err = run_cli(["eval", "processbench", "--prm", prm, "--data", path], capsys)
+    assert code == 0, err
+    s = last_json(out)
+    assert s["kind"] == prm.split(":")[0] and s["world"] == "arithmetic" and s["f1"] > 0.9
+    code, out, err = run_cli(
+        ["score", "--prm", prm, "--in", path, "--out", tmp_path / "s.jsonl"], capsys
+    )
+    assert code == 0, err
+    rows = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert len(rows) == 20 and all(len(r["prm_scores"]) == len(r["steps"]) for r in rows)
+
+
+def test_folder_of_splits_writes_table_json_and_png(tmp_path, capsys):
+    folder = tmp_path / "pb"
+    folder.mkdir()
+    for i, name in enumerate(["gsm8k", "math", "olympiadbench", "omnimath"]):
+        (folder / f"{name}.json").write_text(json.dumps(_processbench_records(30, seed=i)))
+    report = tmp_path / "report"
+    code, out, err = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--data", folder, "--report", report]
+        + ["--no-progress"],
+        capsys,
+    )
+    assert code == 0, err
+    s = last_json(out)
+    assert list(s["splits"]) == ["gsm8k", "math", "olympiadbench", "omnimath"]
+    assert s["mean"]["f1"] == 1.0 and all(m["n_eval"] == 30 for m in s["splits"].values())
+    table = (report / "processbench.md").read_text()
+    assert "| olympiadbench | 30 | 100.0 |" in table and "**mean**" in table
+    assert json.loads((report / "processbench.json").read_text())["mean"]["f1"] == 1.0
+    assert (report / "processbench.png").read_bytes()[:4] == b"\x89PNG"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli(["eval", "processbench", "--prm", "rule", "--data", empty], capsys)
+    assert code == 2 and "no ProcessBench files" in err
+
+
+def test_flags_that_do_not_apply_are_refused(tmp_path, capsys):
+    path = tmp_path / "pb.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _processbench_records(5)))
+    base = ["eval", "processbench", "--prm", "rule", "--data", path]
+    code, _, err = run_cli(base + ["--dev", path], capsys)
+    assert code == 2 and "add --sweep" in err
+    code, _, err = run_cli(base + ["--sweep", "--threshold", "0.7"], capsys)
+    assert code == 2 and "not both" in err
+    code, _, err = run_cli(base[:3] + [tmp_path, "--data", path, "--world", "gsm8k"], capsys)
+    assert code == 2 and "not one" in err
+
+
+def test_skip_invalid_counts_what_it_skips(tmp_path, capsys):
+    recs = _processbench_records(6)
+    recs[2]["label"] = 99
+    lines = [json.dumps(r) for r in recs]
+    lines.insert(4, "{not json")
+    path = tmp_path / "pb.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    for cmd in (
+        ["eval", "processbench", "--prm", "rule", "--data", path],
+        ["score", "--prm", "rule", "--in", path, "--out", tmp_path / "s.jsonl"],
+    ):
+        code, _, err = run_cli(cmd, capsys)
+        assert code == 2 and f"{path}:3: label 99 out of range" in err
+        code, out, err = run_cli(cmd + ["--skip-invalid"], capsys)
+        assert code == 0, err
+        assert last_json(out)["skipped"] == 2
+        assert f"skipped: {path}:3:" in err and f"skipped: {path}:5: invalid JSON" in err
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 5
+
+
+REAL = Path(__file__).resolve().parents[1] / "../shared/data/processbench/gsm8k.json"
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="needs ../shared/data/processbench")
+def test_free_text_checker_on_real_processbench_gsm8k(capsys):
+    code, out, err = run_cli(
+        ["eval", "processbench", "--prm", "rule:gsm8k", "--data", REAL, "--no-progress"], capsys
+    )
+    assert code == 0, err
+    s = last_json(out)
+    # it finds some real arithmetic errors and raises no false alarm on this file
+    assert s["n_eval"] == 400 and s["acc_error"] > 0.03 and s["acc_correct"] >= 0.99
 
 
 def test_cli_eval_bad_record_names_file_and_line(tmp_path, capsys):

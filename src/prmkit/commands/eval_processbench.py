@@ -1,4 +1,4 @@
-"""Evaluate a PRM ProcessBench-style: first-error accuracy on wrong and right solutions, F1, AUROC."""
+"""Evaluate a PRM on ProcessBench as the paper does: first-error F1 per split and the mean."""
 
 from __future__ import annotations
 
@@ -6,34 +6,56 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+from tqdm import tqdm
+
 from prmkit.data import InputError, Sample, write_jsonl
-from prmkit.data.converters import read_samples
+from prmkit.data.converters import read_samples, report_skipped
 from prmkit.data.formats import sample_labels
 from prmkit.evaluate.processbench import evaluate_scores, predict_first_error, select_threshold
-from prmkit.prm.base import PRMFormat
-from prmkit.prm.scoring import load_prm
+from prmkit.evaluate.report_processbench import (
+    find_splits,
+    markdown_table,
+    mean_over_splits,
+    position_counts,
+    write_report,
+)
+from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer
+from prmkit.worlds import WORLDS, guess_world
+
+SCORE_CHUNK = 256  # solutions per scoring call: the progress bar's step
 
 
 @dataclass
 class Config:
     prm: str
-    """the PRM: a checkpoint directory (prm, orm, implicit-prm), 'rule', or a published PRM's folder (or hub id, online): see --prm-format"""
+    """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD (a world's checker; on ProcessBench: gsm8k's free-text arithmetic checker), a trained PRM's directory, or a published PRM's folder (or hub id, online): see --prm-format"""
     data: str
-    """ProcessBench data (JSON list or JSONL of id, problem, steps, label), or any sample file whose first errors are known"""
-    threshold: float | None = None
-    """fixed threshold on step scores; default: the best-F1 threshold on --dev, else on a dev split of --data"""
+    """a ProcessBench file (the official JSON list, or JSONL of id, problem, steps, label; any sample file whose first errors are known), or a folder holding gsm8k, math, olympiadbench and omnimath .json: every split is run"""
+    threshold: float = 0.5
+    """a step scoring below it is an error (the paper's 0.5 on the whole file)"""
+    sweep: bool = False
+    """instead of --threshold, choose the best-F1 threshold on a dev set (--dev, else a held-out --dev-fraction of each file) and report on the rest; labelled 'dev-split sweep' or 'dev-file sweep', not comparable with the paper"""
     dev: str = ""
-    """a separate file to choose the threshold on"""
+    """with --sweep: a separate file to choose the threshold on"""
     dev_fraction: float = 0.3
-    """without --threshold or --dev: the fraction of problems held out of --data to choose the threshold"""
-    out: str = ""
-    """optional JSONL: per solution its step scores, predicted and true first error"""
+    """with --sweep and no --dev: the fraction of problems held out of each file to choose its threshold"""
     seed: int = 0
-    """seed of the dev split"""
+    """with --sweep and no --dev: seed of the dev split"""
+    world: str = "auto"
+    """the world whose checker a rule PRM uses (arithmetic, gsm8k, ...); auto: a sample's meta.world, else arithmetic for arithmetic-world prompts, else gsm8k (free text). A world named in --prm (rule:gsm8k) wins"""
+    out: str = ""
+    """optional JSONL: per solution its split, step scores, predicted and true first error"""
+    report: str = ""
+    """optional folder: processbench.json, processbench.md (the table) and processbench.png (F1 per split; predicted against true first error)"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
     max_tokens: int = 16384
-    """padded tokens per forward pass when scoring"""
+    """padded tokens per forward pass when scoring (trained PRMs)"""
+    progress: bool = True
+    """show progress bars (stderr)"""
     prm_format: PRMFormat | None = None
     """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
     device: str | None = None
@@ -46,6 +68,12 @@ class Config:
     def check(self) -> None:
         if not 0 < self.dev_fraction < 1:
             raise ValueError("--dev-fraction must lie in (0, 1)")
+        if not self.sweep and (self.dev or self.dev_fraction != 0.3 or self.seed != 0):
+            raise ValueError("--dev, --dev-fraction and --seed choose a threshold: add --sweep")
+        if self.sweep and self.threshold != 0.5:
+            raise ValueError("--sweep chooses the threshold: give --threshold or --sweep, not both")
+        if self.world != "auto" and self.world not in WORLDS:
+            raise ValueError(f"--world must be auto or one of {sorted(WORLDS)}")
 
 
 def true_first_error(s: Sample) -> int:
@@ -66,56 +94,131 @@ def _clean(x):
     )
 
 
-def score_samples(prm, samples: list[Sample], path: str) -> list[list[float]]:
+def clean_metrics(m: dict) -> dict:
+    """Rounded for the summary, nan as null; the threshold exactly as used."""
+    return {k: (v if k == "threshold" else _clean(v)) for k, v in m.items()}
+
+
+def pick_world(name: str, samples: list[Sample]) -> str:
+    """--world auto: guessed from the first sample (its meta.world, else its prompt)."""
+    return name if name != "auto" else guess_world(samples[0].prompt, samples[0].meta)
+
+
+def score_samples(
+    prm, samples: list[Sample], path: str, desc: str = "", progress: bool = False
+) -> list[list[float]]:
+    """Step scores of every sample, in chunks under a progress bar on stderr."""
+    out: list[list[float]] = []
+    bar = tqdm(total=len(samples), desc=desc or "scoring", unit="sol", disable=not progress)
     try:
-        return prm.score([(s.prompt, s.steps) for s in samples])
+        for i in range(0, len(samples), SCORE_CHUNK):
+            chunk = samples[i : i + SCORE_CHUNK]
+            out += prm.score([(s.prompt, s.steps) for s in chunk])
+            bar.update(len(chunk))
     except ValueError as e:
         raise InputError(str(e), path) from None
+    finally:
+        bar.close()
+    return out
+
+
+def evaluate_split(prm, name: str, data: list[Sample], path: str, cfg: Config, dev_thr):
+    """One file's samples: (metrics, per-solution rows, steps scored)."""
+    if cfg.sweep and dev_thr is None:
+        dev = [s for s in data if in_dev(s.problem_id, cfg.dev_fraction, cfg.seed)]
+        test = [s for s in data if not in_dev(s.problem_id, cfg.dev_fraction, cfg.seed)]
+        if not dev or not test:
+            raise InputError("too few problems to split off a dev set; drop --sweep", path)
+        dev_scores = score_samples(prm, dev, path, f"{name} (dev)", cfg.progress)
+        thr = select_threshold(dev_scores, [true_first_error(s) for s in dev])
+    else:
+        dev, test = [], data
+        thr = cfg.threshold if dev_thr is None else dev_thr
+    scores = score_samples(prm, test, path, name, cfg.progress)
+    truth = [true_first_error(s) for s in test]
+    m = evaluate_scores(scores, truth, thr) | {"n_eval": len(test), "n_dev": len(dev)}
+    rows = [
+        {"split": name, "id": s.id, "scores": sc, "predicted": predict_first_error(sc, thr)}
+        | {"label": t}
+        for s, sc, t in zip(test, scores, truth)
+    ]
+    return m, rows, sum(len(s.steps) for s in test + dev)
+
+
+def _files(data: str) -> dict[str, Path]:
+    p = Path(data)
+    if p.is_dir():
+        found = find_splits(p)
+        if not found:
+            raise InputError("no ProcessBench files (gsm8k.json, math.json, ...) here", data)
+        return found
+    return {p.stem: p}
+
+
+def _source(cfg: Config) -> str:
+    if not cfg.sweep:
+        return "fixed"
+    return "dev-file sweep" if cfg.dev else "dev-split sweep"
 
 
 def run(cfg: Config) -> dict:
-    data = read_samples(cfg.data)
-    prm = load_prm(
-        cfg.prm, cfg.prm_format, cfg.device, cfg.dtype, cfg.batch_size, max_tokens=cfg.max_tokens
+    files = _files(cfg.data)
+    invalid = [] if cfg.skip_invalid else None
+    rule = cfg.prm.partition(":")[0] in RULE_PRMS
+    if cfg.world != "auto" and not rule:
+        raise InputError("--world sets a rule PRM's checker; this PRM is not one", cfg.prm)
+    data = {name: read_samples(path, invalid=invalid) for name, path in files.items()}
+    world = pick_world(cfg.world, next(iter(data.values()))) if rule else None
+    prm = load_scorer(
+        cfg.prm,
+        world or "arithmetic",
+        cfg.prm_format,
+        cfg.device,
+        cfg.dtype,
+        cfg.batch_size,
+        max_tokens=cfg.max_tokens,
     )
     t0 = time.time()
-    if cfg.threshold is not None:
-        dev, test, source = [], data, "fixed"
-    elif cfg.dev:
-        dev, test, source = read_samples(cfg.dev), data, "dev-file"
-    else:
-        dev = [s for s in data if in_dev(s.problem_id, cfg.dev_fraction, cfg.seed)]
-        test = [s for s in data if not in_dev(s.problem_id, cfg.dev_fraction, cfg.seed)]
-        source = "dev-split"
-        if not dev or not test:
-            raise InputError(
-                "too few problems to split off a dev set; pass --threshold or --dev", cfg.data
-            )
-    test_scores = score_samples(prm, test, cfg.data)
-    truth = [true_first_error(s) for s in test]
-    if cfg.threshold is not None:
-        thr = cfg.threshold
-    else:
-        dev_scores = score_samples(prm, dev, cfg.dev or cfg.data)
-        thr = select_threshold(dev_scores, [true_first_error(s) for s in dev])
-    m = evaluate_scores(test_scores, truth, thr)
-    n_steps = sum(len(s.steps) for s in test + dev)
+    dev_thr = None
+    if cfg.sweep and cfg.dev:
+        dev = read_samples(cfg.dev, invalid=invalid)
+        dev_scores = score_samples(prm, dev, cfg.dev, "dev", cfg.progress)
+        dev_thr = select_threshold(dev_scores, [true_first_error(s) for s in dev])
+    per_split, rows, n_steps = {}, [], 0
+    for name, path in files.items():
+        m, r, n = evaluate_split(prm, name, data[name], str(path), cfg, dev_thr)
+        per_split[name], rows, n_steps = m, rows + r, n_steps + n
     secs = time.time() - t0
     if cfg.out:
-        write_jsonl(
-            cfg.out,
-            (
-                {"id": s.id, "scores": sc, "predicted": predict_first_error(sc, thr), "label": t}
-                for s, sc, t in zip(test, test_scores, truth)
-            ),
-        )
-    summary = {"command": "eval processbench", "prm": cfg.prm, "kind": prm.kind, "data": cfg.data}
-    summary |= {k: _clean(v) for k, v in m.items()}
-    summary |= {
-        "threshold_from": source,
-        "n_eval": len(test),
-        "n_dev": len(dev),
+        write_jsonl(cfg.out, rows)
+    skipped = report_skipped(invalid)
+    head = {"command": "eval processbench", "prm": cfg.prm, "kind": prm.kind, "world": world}
+    tail = {
+        "threshold_from": _source(cfg),
+        "skipped": skipped,
         "steps_per_s": round(n_steps / max(secs, 1e-9), 1),
         "seconds": round(secs, 2),
     }
+    if not Path(cfg.data).is_dir():
+        (m,) = per_split.values()
+        summary = head | {"data": cfg.data} | clean_metrics(m) | tail
+        if cfg.report:
+            summary["report"] = _report(cfg, per_split, rows, summary)
+        return summary
+    mean = mean_over_splits(per_split)
+    splits = {k: clean_metrics(v) for k, v in per_split.items()}
+    summary = head | {"data": cfg.data, "splits": splits, "mean": clean_metrics(mean)} | tail
+    if cfg.report:
+        summary["report"] = _report(cfg, per_split, rows, summary)
     return summary
+
+
+def _report(cfg: Config, per_split: dict, rows: list[dict], summary: dict) -> dict:
+    mean = mean_over_splits(per_split)
+    how = f"threshold {cfg.threshold!r}" if not cfg.sweep else _source(cfg)
+    title = f"ProcessBench, PRM {cfg.prm} ({how})"
+    table = markdown_table(per_split, mean, title)
+    counts = position_counts([r["predicted"] for r in rows], [r["label"] for r in rows])
+    full = dict(summary) | {"splits": {k: clean_metrics(v) for k, v in per_split.items()}}
+    full["mean"] = clean_metrics(mean)
+    return write_report(cfg.report, full, table, counts, title)

@@ -7,22 +7,26 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prmkit.data import InputError
-from prmkit.data.converters import iter_records, read_samples
+from prmkit.data.converters import iter_samples, report_skipped
 from prmkit.data.jsonl import write_jsonl
-from prmkit.prm.base import PRMFormat
-from prmkit.prm.scoring import load_prm
+from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer
+from prmkit.worlds import WORLDS, guess_world
 
 
 @dataclass
 class Config:
     prm: str
-    """the PRM: a checkpoint directory (prm, orm, implicit-prm), 'rule', or a published PRM's folder (or hub id, online): see --prm-format"""
+    """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD, a trained PRM's directory (prm, orm, implicit-prm), or a published PRM's folder (or hub id, online): see --prm-format"""
     in_: str
     """solutions: prmkit samples, TRL, ProcessBench, Math-Shepherd or PRM800K records (detected)"""
     out: str
     """JSONL: each input record unchanged plus its per-step scores (prmkit samples: meta.prm_scores; other formats: prm_scores)"""
     max_tokens: int = 16384
     """padded tokens per forward pass"""
+    world: str = "auto"
+    """the world whose checker a rule PRM uses; auto: a sample's meta.world, else arithmetic for arithmetic-world prompts, else gsm8k (free text). A world named in --prm wins"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
     prm_format: PRMFormat | None = None
     """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
     device: str | None = None
@@ -32,12 +36,43 @@ class Config:
     batch_size: int | None = None
     """most solutions per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
 
+    def check(self) -> None:
+        if self.world != "auto" and self.world not in WORLDS:
+            raise ValueError(f"--world must be auto or one of {sorted(WORLDS)}")
+
+
+def _pairs(cfg: Config, invalid) -> tuple[list, list]:
+    """(output record, sample) pairs; a record holding several samples (one per model)
+    gives one prmkit record per sample."""
+    records, samples = [], []
+    for obj, got in iter_samples(cfg.in_, invalid=invalid):
+        records += [obj] if len(got) == 1 else [s.to_dict() for s in got]
+        samples += got
+    if not samples:
+        raise InputError("file has no valid records", cfg.in_)
+    return records, samples
+
 
 def run(cfg: Config) -> dict:
-    samples = read_samples(cfg.in_)
-    records = [obj for _, obj in iter_records(cfg.in_)]
-    prm = load_prm(
-        cfg.prm, cfg.prm_format, cfg.device, cfg.dtype, cfg.batch_size, max_tokens=cfg.max_tokens
+    invalid = [] if cfg.skip_invalid else None
+    records, samples = _pairs(cfg, invalid)
+    rule = cfg.prm.partition(":")[0] in RULE_PRMS
+    if cfg.world != "auto" and not rule:
+        raise InputError("--world sets a rule PRM's checker; this PRM is not one", cfg.prm)
+    if rule:
+        world = (
+            cfg.world if cfg.world != "auto" else guess_world(samples[0].prompt, samples[0].meta)
+        )
+    else:
+        world = None
+    prm = load_scorer(
+        cfg.prm,
+        world or "arithmetic",
+        cfg.prm_format,
+        cfg.device,
+        cfg.dtype,
+        cfg.batch_size,
+        max_tokens=cfg.max_tokens,
     )
     t0 = time.time()
     try:
@@ -62,6 +97,8 @@ def run(cfg: Config) -> dict:
         "out": cfg.out,
         "solutions": len(out),
         "steps": n_steps,
+        "world": world,
+        "skipped": report_skipped(invalid),
         "steps_per_s": round(n_steps / max(secs, 1e-9), 1),
         "seconds": round(secs, 2),
     }

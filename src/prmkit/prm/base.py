@@ -83,22 +83,28 @@ def load_scorer(
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
+    **kw,
 ) -> StepScorer:
     """The StepScorer a `--prm` names: "rule" (the world's exact verifier), "local-rule"
-    (its step checker, each step on its own), "rule:WORLD", a trained PRM's folder, or
-    a published PRM's folder or hub id (`prmkit.prm.published`; `prm_format` names
-    its format, else it is detected). device, dtype, batch_size: where and how a
+    (its step checker, each step on its own), "rule:WORLD" / "local-rule:WORLD" (the
+    world named, overriding `world`), a trained PRM's folder, or a published PRM's
+    folder or hub id (`prmkit.prm.published`; `prm_format` names its format, else it
+    is detected). device, dtype, batch_size and `kw` (max_tokens): where and how a
     model PRM runs (see `prmkit.prm.scoring.load_prm`).
 
-    The one loader that RL, search and the reward server share. Trained PRMs are
-    imported only when asked for, so the rule PRMs load without any model code.
+    The one loader that RL, search, eval, score and the reward server share. Trained
+    PRMs are imported only when asked for, so the rule PRMs load without model code.
     """
-    if spec in RULE_PRMS:
-        return RULE_PRMS[spec](world)
-    if not spec.startswith("rule:") and not Path(spec).exists() and not HUB_ID.match(spec):
+    name, _, named_world = spec.partition(":")
+    if name in RULE_PRMS:
+        try:
+            return RULE_PRMS[name](named_world or world)
+        except ValueError as e:
+            raise InputError(str(e), spec) from None
+    if not Path(spec).exists() and not HUB_ID.match(spec):
         raise InputError(
             "no such PRM directory (give rule, local-rule, a PRM's folder or a hub id)", spec
         )
     from prmkit.prm.scoring import load_prm
 
-    return load_prm(spec, prm_format, device, dtype, batch_size)
+    return load_prm(spec, prm_format, device, dtype, batch_size, **kw)

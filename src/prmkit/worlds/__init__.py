@@ -12,10 +12,22 @@ from prmkit.worlds.base import Grade
 WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k}
 
 
+def guess_world(prompt: str, meta: dict | None = None) -> str:
+    """The world a sample belongs to: its meta.world when named, else arithmetic for an
+    arithmetic-world prompt, else gsm8k (free text: GSM8K, ProcessBench)."""
+    if meta and meta.get("world") in WORLDS:
+        return meta["world"]
+    try:
+        arithmetic.parse_prompt(prompt)
+        return "arithmetic"
+    except ValueError:
+        return "gsm8k"
+
+
 def get_world(name: str):
     if name not in WORLDS:
         raise ValueError(f"unknown world {name!r}; choose from {sorted(WORLDS)}")
     return WORLDS[name]
 
 
-__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k"]
+__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k", "guess_world"]
