@@ -40,9 +40,29 @@ from prmkit.serve.http import (
 MAX_STOP = 4
 
 
-def openai_error(status: int, message: str, param: str | None = None) -> dict:
+def openai_error(
+    status: int, message: str, param: str | None = None, code: str | int | None = None
+) -> dict:
     kind = "invalid_request_error" if status < 500 else "server_error"
-    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+    return {"error": {"message": message, "type": kind, "param": param, "code": code or status}}
+
+
+class ModelNotFound(ApiError):
+    """A request for a model this server does not serve: 404, as OpenAI answers it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(404, f"The model `{name}` does not exist.", "model")
+
+
+def check_model(body: dict, served: str) -> None:
+    """A request's `model` must name the served model; absent means the served one (vLLM)."""
+    name = body.get("model")
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise bad(400, "model", f"must be a string, got {type_name(name)}")
+    if name != served:
+        raise ModelNotFound(name)
 
 
 @dataclass
@@ -273,7 +293,14 @@ def apply_stop(gen: Generator, g: Generation, stop: list[str], include: bool) ->
     return Choice(g.text[:end], g.token_ids[:keep], pieces[:keep], g.logprobs[:keep], "stop", s)
 
 
-def run_request(gen: Generator, req: Request_) -> list[list[Choice]]:
+def run_request(gen: Generator, req: Request_) -> tuple[list[list[Choice]], int]:
+    """The choices for each prompt and the prompts' token count.
+
+    Every tokenizer call happens here, on the one generation thread: a Hugging Face
+    fast tokenizer keeps its padding setting in shared state, so a call from another
+    thread between `padding=True` being set and used makes a batched call fail
+    ("Unable to create tensor ... padding=True").
+    """
     sep = gen.step_sep
     params = SamplingParams(
         req.n,
@@ -296,7 +323,7 @@ def run_request(gen: Generator, req: Request_) -> list[list[Choice]]:
                 c.top = top_logprobs(gen, prompt, c.ids, req.logprobs)
             row.append(c)
         result.append(row)
-    return result
+    return result, sum(len(prompt_ids(gen, x)) for x in req.prompts)
 
 
 def _tok_str(gen: Generator, tid: int, piece: str, as_ids: bool) -> str:
@@ -386,20 +413,19 @@ def create_app(
     async def _api_error(request: Request, e: ApiError):
         counts["client_errors"] += 1
         status = 400 if e.status == 422 else e.status  # OpenAI answers 400 to invalid requests
-        return JSONResponse(openai_error(status, e.message, e.param), status_code=status)
+        code = "model_not_found" if isinstance(e, ModelNotFound) else None
+        return JSONResponse(openai_error(status, e.message, e.param, code), status_code=status)
 
-    async def generate(req: Request_) -> list[list[Choice]]:
+    async def generate(req: Request_) -> tuple[list[list[Choice]], dict]:
+        """The choices per prompt and the usage record, computed on the generation thread."""
         counts["requests"] += 1
-        out = await asyncio.get_running_loop().run_in_executor(pool, run_request, gen, req)
+        loop = asyncio.get_running_loop()
+        out, p = await loop.run_in_executor(pool, run_request, gen, req)
         for row in out:
             counts["choices"] += len(row)
             counts["tokens"] += sum(len(c.ids) for c in row)
-        return out
-
-    def usage(req: Request_, rows: list[list[Choice]]) -> dict:
-        p = sum(len(prompt_ids(gen, x)) for x in req.prompts)
-        c = sum(len(ch.ids) for row in rows for ch in row)
-        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+        c = sum(len(ch.ids) for row in out for ch in row)
+        return out, {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
     def envelope(kind: str, prefix: str, choices: list[dict], use: dict) -> dict:
         return {
@@ -425,6 +451,7 @@ def create_app(
     @app.post("/v1/completions")
     async def completions(request: Request):
         body = get_obj(parse_json(await request.body()))
+        check_model(body, model_name)
         prompt = body.get("prompt")
         if isinstance(prompt, str):
             prompts = [prompt]
@@ -438,24 +465,25 @@ def create_app(
         ):
             raise bad(400, "logprobs", "must be an integer in [0, 20] or null")
         req = _common(body, prompts, max_n, max_tokens, lp)
-        rows = await generate(req)
+        rows, use = await generate(req)
         choices = [
             completion_choice(gen, c, i * req.n + j, req)
             for i, row in enumerate(rows)
             for j, c in enumerate(row)
         ]
-        return envelope("text_completion", "cmpl-", choices, usage(req, rows))
+        return envelope("text_completion", "cmpl-", choices, use)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = get_obj(parse_json(await request.body()))
+        check_model(body, model_name)
         msgs = parse_messages(body)
         want = _bool(body, "logprobs")
         k = int(get_number(body, "top_logprobs", 0, 0, 20, integer=True))
         req = _common(body, [render_chat(gen, msgs)], max_n, max_tokens, k if want else None)
-        rows = await generate(req)
+        rows, use = await generate(req)
         choices = [chat_choice(gen, c, j, req) for j, c in enumerate(rows[0])]
-        return envelope("chat.completion", "chatcmpl-", choices, usage(req, rows))
+        return envelope("chat.completion", "chatcmpl-", choices, use)
 
     app.add_middleware(
         Guard,
