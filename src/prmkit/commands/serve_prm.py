@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from prmkit.prm.base import PRMFormat
@@ -39,6 +40,10 @@ class Config(ServeOptions):
     """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
     batch_size: int | None = None
     """most items per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
+    tokenizer: str = ""
+    """the policy's tokenizer folder: /get_reward removes its special tokens (padding,
+    end-of-sequence, chat markers) from OpenRLHF's queries and takes the problem from
+    chat-templated prompts; default: the PRM folder's tokenizer, if it has one"""
     scorer_process: bool = True
     """score in a child process, so that HTTP handling and scoring run on separate cores
     (in one process Python's GIL serializes them); --no-scorer-process scores on a thread"""
@@ -55,6 +60,26 @@ class Config(ServeOptions):
             raise ValueError(f"--world must be one of {sorted(WORLDS)}")
 
 
+def query_cleaner(tokenizer: str, model: str):
+    """The TextCleaner of the --tokenizer folder, else of the PRM folder's tokenizer;
+    None when neither names one."""
+    from prmkit.data import InputError
+    from prmkit.models.chat_text import TextCleaner, load_text_tokenizer
+
+    if tokenizer:
+        if not Path(tokenizer).is_dir():
+            raise InputError("no such tokenizer folder", tokenizer)
+        tok = load_text_tokenizer(tokenizer)
+        if tok is None:
+            raise InputError(
+                "the folder holds no tokenizer (tokenizer.json or tokenizer_config.json)",
+                tokenizer,
+            )
+    else:
+        tok = load_text_tokenizer(model) if Path(model).is_dir() else None
+    return None if tok is None else TextCleaner.from_tokenizer(tok)
+
+
 def run(cfg: Config) -> dict:
     from prmkit.prm.base import load_scorer
     from prmkit.serve.http import resolve_token, run_command_server
@@ -69,6 +94,7 @@ def run(cfg: Config) -> dict:
         scorer = load_scorer(cfg.model, cfg.world, *opts)
     app = create_app(
         scorer,
+        cleaner=query_cleaner(cfg.tokenizer, cfg.model),
         max_batch_size=cfg.max_batch_size,
         max_wait_ms=cfg.max_wait_ms,
         token=resolve_token(cfg.token),

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from prmkit.models.chat_text import TextCleaner
 from prmkit.models.steps import STEP_SEP, split_steps
 from prmkit.prm.base import StepScorer
 from prmkit.serve.http import (
@@ -234,19 +235,31 @@ def parse_item(d, where: str, limits: Limits) -> Item:
     return problem, steps
 
 
-def split_query(query: str, prompt: str | None, sep: str = STEP_SEP) -> Item:
-    """(problem, steps) from an OpenRLHF query (prompt + response text).
+def split_query(
+    query: str, prompt: str | None, sep: str = STEP_SEP, cleaner: TextCleaner | None = None
+) -> Item:
+    """(problem, steps) from an OpenRLHF query (prompt + response, decoded with the
+    special tokens kept).
 
-    With a prompt that the query starts with, the rest of the query is the response;
-    with a prompt it does not start with, the whole query is the response. Without a
-    prompt, the first line is the problem and the remaining lines the response. The
-    response is split into steps at the separator, blank lines dropped.
+    `cleaner` knows the policy tokenizer's special tokens and chat template
+    (`prmkit.models.chat_text`): with a chat template the response follows the last
+    generation marker and the problem is the user message; otherwise the response
+    follows the prompt wherever it occurs in the query (left padding may come first).
+    Special tokens are removed from both. A prompt the query does not contain leaves
+    the whole query as the response; without a prompt, the first line is the problem
+    and the remaining lines the response. The response is split into steps at the
+    separator, blank lines dropped.
     """
+    cleaner = cleaner or TextCleaner()
+    found = cleaner.split(query, prompt)
+    if found is not None:
+        problem, response = found
+        return problem, split_steps(response, sep)
+    q = cleaner.clean(query)
     if prompt is None:
-        head, _, rest = query.partition(sep)
+        head, _, rest = q.partition(sep)
         return head.strip(), split_steps(rest, sep)
-    response = query[len(prompt) :] if query.startswith(prompt) else query
-    return prompt.strip(), split_steps(response, sep)
+    return cleaner.problem(prompt), split_steps(q, sep)
 
 
 def create_app(
@@ -261,8 +274,12 @@ def create_app(
     empty_reward: float = 0.0,
     step_sep: str = STEP_SEP,
     max_queue: int = 16384,
+    cleaner: TextCleaner | None = None,
 ):
-    """The FastAPI app; `app.state.batcher` holds the batcher (and its statistics)."""
+    """The FastAPI app; `app.state.batcher` holds the batcher (and its statistics).
+
+    `cleaner` (from the policy's tokenizer) strips /get_reward queries' special tokens
+    and finds the problem in chat-templated prompts."""
     if aggregator not in AGGREGATORS:
         raise ValueError(f"aggregator must be one of {sorted(AGGREGATORS)}")
     agg = AGGREGATORS[aggregator]
@@ -343,7 +360,9 @@ def create_app(
             )
         items, names, where = [], [], []
         for i, q in enumerate(queries):
-            problem, steps = split_query(q, None if prompts is None else prompts[i], step_sep)
+            problem, steps = split_query(
+                q, None if prompts is None else prompts[i], step_sep, cleaner
+            )
             if len(steps) > limits.max_steps:
                 raise bad(
                     413,
@@ -362,7 +381,16 @@ def create_app(
                 where.append(i)
         scores: list[list[float]] = [[] for _ in queries]
         if items:
-            for i, s in zip(where, await score_items(items, names)):
+            try:
+                results = await score_items(items, names)
+            except ApiError as e:
+                if e.status == 422 and cleaner is None:
+                    e.message += (
+                        "; if the queries are chat-templated or padded, start the server"
+                        " with --tokenizer (the policy's tokenizer folder)"
+                    )
+                raise
+            for i, s in zip(where, results):
                 scores[i] = s
         else:
             counts["requests"] += 1
