@@ -78,7 +78,9 @@ def test_hf_implicit_prm(hf_dir, samples, tmp_path):
 
 def _trl_tokenize_row():
     trl = pytest.importorskip(
-        "trl", reason="TRL is not installed: pip install 'prmkit[trl]' to run the TRL peer check"
+        "trl",
+        reason="TRL is not installed: pip install 'trl>=0.13,<1.14' (the releases with"
+        " PRMTrainer) to run the TRL peer check",
     )
     try:
         from trl.experimental.prm import PRMTrainer  # trl >= 0.29

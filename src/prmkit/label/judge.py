@@ -1,4 +1,4 @@
-"""LLM-as-judge step labels over any OpenAI-compatible endpoint (standard library only).
+"""LLM-as-judge step labels over any OpenAI-compatible endpoint.
 
 The judge reads the problem and the numbered steps (a prompt template from a file,
 placeholders {problem}, {steps}, {n_steps}) and names the first wrong step, as in
@@ -17,19 +17,16 @@ Answers that cannot be parsed abstain. A solution with no valid vote gets no lab
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prmkit.data import Sample
 from prmkit.data.formats import hard_from_first_error
 from prmkit.label.base import LabelContext, with_labels
+from prmkit.models.openai_http import HTTPStatusError, OpenAIHTTP, Unreachable
 
 DEFAULT_TEMPLATE = """The following is a math problem and a step-by-step solution. Review each step.
 
@@ -53,7 +50,6 @@ _NONE = re.compile(
     r"\b(?:no (?:wrong|incorrect) steps?|all steps are correct|every step is correct)\b",
     re.IGNORECASE,
 )
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 def render_prompt(template: str, sample: Sample) -> str:
@@ -96,7 +92,8 @@ def majority(votes: list[int]) -> int | None:
 
 @dataclass
 class JudgeClient:
-    """An OpenAI-compatible endpoint: POST {url}/chat/completions or {url}/completions."""
+    """An OpenAI-compatible endpoint: POST {url}/chat/completions or {url}/completions,
+    through prmkit's one HTTP client for such endpoints (`prmkit.models.openai_http`)."""
 
     url: str
     model: str
@@ -106,34 +103,31 @@ class JudgeClient:
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
     retries: int = 3
+    concurrency: int = 4
+    """connections kept open (the labeler's --judge-concurrency)"""
+    _http: OpenAIHTTP | None = field(default=None, init=False, repr=False)
+
+    def _client(self) -> OpenAIHTTP:
+        if self._http is None:
+            key = os.environ.get(self.api_key_env) if self.api_key_env else None
+            self._http = OpenAIHTTP(
+                self.url.rstrip("/"),
+                key or None,
+                timeout=self.timeout,
+                retries=self.retries,
+                backoff=0.25,
+                max_backoff=8.0,
+                max_connections=self.concurrency,
+            )
+        return self._http
 
     def _post(self, payload: dict) -> dict:
-        endpoint = self.url.rstrip("/") + (
-            "/chat/completions" if self.api == "chat" else "/completions"
-        )
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        body = json.dumps(payload).encode()
-        last = ""
-        for attempt in range(self.retries + 1):
-            req = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                    return json.loads(r.read().decode("utf-8"))
-            except urllib.error.HTTPError as e:
-                detail = e.read().decode("utf-8", "replace")[:200]
-                last = f"HTTP {e.code}: {detail}"
-                if e.code not in RETRY_STATUS:
-                    break
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                last = str(getattr(e, "reason", e))
-            except json.JSONDecodeError as e:
-                last = f"response is not JSON: {e}"
-            if attempt < self.retries:
-                time.sleep(min(8.0, 0.25 * 2**attempt))
-        raise ConnectionError(f"judge endpoint {endpoint} failed: {last}")
+        path = "/chat/completions" if self.api == "chat" else "/completions"
+        try:
+            return self._client().request("POST", path, payload)
+        except (HTTPStatusError, Unreachable) as e:
+            endpoint = self.url.rstrip("/") + path
+            raise ConnectionError(f"judge endpoint {endpoint} failed: {e}") from None
 
     def sample(self, prompt: str, m: int) -> tuple[list[str], int, int]:
         """m answers to one prompt: (texts, completion tokens reported, requests made)."""
@@ -176,6 +170,7 @@ def client_from(ctx: LabelContext) -> JudgeClient:
         api_key_env=o.get("judge_api_key_env", "OPENAI_API_KEY"),
         timeout=o.get("judge_timeout", 60.0),
         retries=o.get("judge_retries", 3),
+        concurrency=max(1, int(o.get("judge_concurrency", 4))),
     )
 
 

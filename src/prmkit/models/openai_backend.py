@@ -1,8 +1,9 @@
 """A Generator that samples from any OpenAI-compatible server (`prmkit serve policy`, vLLM).
 
 Prompts go out as `/v1/completions` requests, `prompts_per_request` prompts each (the
-`prompt` list form), at most `concurrency` in flight. Connection errors, timeouts, 429
-and 5xx answers are retried with exponential backoff and jitter (honouring
+`prompt` list form), at most `concurrency` in flight, through prmkit's one HTTP client
+for such endpoints (`prmkit.models.openai_http`): connection errors, timeouts, 408, 409,
+429 and 5xx answers are retried with exponential backoff and jitter (honouring
 Retry-After); other 4xx answers raise ValueError with the server's message.
 
 Each request asks for the sampled tokens' log-probs (`logprobs: 0`) and, unless
@@ -16,9 +17,6 @@ rejects unknown fields: use `extensions=False` there (token ids then stay empty)
 from __future__ import annotations
 
 import os
-import random
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -26,9 +24,9 @@ import httpx
 
 from prmkit.data import InputError
 from prmkit.models.generator import Generation, SamplingParams
+from prmkit.models.openai_http import HTTPStatusError, OpenAIHTTP, Unreachable
 from prmkit.models.steps import STEP_SEP, split_steps
 
-RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 SEED_STRIDE = 1_000_003  # request k of a seeded call uses seed + k * SEED_STRIDE
 
 
@@ -71,73 +69,39 @@ class OpenAIGenerator:
         self.step_sep = step_sep
         self.concurrency = max(1, concurrency)
         self.prompts_per_request = max(1, prompts_per_request)
-        self.retries = retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.extensions = extensions
         key = (
             api_key
             if api_key is not None
             else os.environ.get("PRMKIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
         )
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        limits = httpx.Limits(
-            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        self.http = OpenAIHTTP(
+            base,
+            key,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_connections=self.concurrency,
+            transport=transport,
         )
-        self.client = httpx.Client(
-            base_url=base, headers=headers, timeout=timeout, limits=limits, transport=transport
-        )
+        self.stats = self.http.stats
         self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self.stats = {"requests": 0, "retries": 0}
-
-    # -- HTTP with retries ------------------------------------------------------------
-
-    def _wait(self, attempt: int, retry_after: str | None) -> None:
-        delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
-        if retry_after is not None:
-            try:
-                delay = min(self.max_backoff, max(delay, float(retry_after)))
-            except ValueError:
-                pass
-        time.sleep(delay)
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
-        """One JSON call with retries; ValueError for a client error, InputError if the
-        server stays unreachable or failing."""
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats["retries"] += 1
-            retry_after = None
-            try:
-                r = self.client.request(method, path, json=body)
-            except httpx.TransportError as e:  # refused, reset, timed out
-                last = f"{type(e).__name__}: {e}"
-            else:
-                with self._lock:
-                    self.stats["requests"] += 1
-                if r.status_code == 200:
-                    try:
-                        return r.json()
-                    except ValueError:
-                        last = "the answer is not JSON"
-                elif r.status_code in RETRY_STATUS:
-                    last = f"HTTP {r.status_code}: {_message(r)}"
-                    retry_after = r.headers.get("retry-after")
-                elif r.status_code == 401:
-                    raise InputError(
-                        f"HTTP 401: {_message(r)}; set PRMKIT_API_KEY to the server's token",
-                        self.url,
-                    )
-                else:
-                    raise ValueError(
-                        f"policy server {self.base}: HTTP {r.status_code}: {_message(r)}"
-                    )
-            if attempt < self.retries:
-                self._wait(attempt, retry_after)
-        raise InputError(f"no good answer after {self.retries + 1} attempts: {last}", self.url)
+        """One JSON call with retries (`prmkit.models.openai_http`); ValueError for a
+        client error, InputError for a refused token or a server that stays unreachable
+        or failing."""
+        try:
+            return self.http.request(method, path, body)
+        except HTTPStatusError as e:
+            if e.status == 401:
+                raise InputError(
+                    f"HTTP 401: {e.message}; set PRMKIT_API_KEY to the server's token", self.url
+                ) from None
+            raise ValueError(f"policy server {self.base}: {e}") from None
+        except Unreachable as e:
+            raise InputError(str(e), self.url) from None
 
     def model_name(self) -> str:
         """The model to ask for: given, else the server's first listed model."""
@@ -230,15 +194,4 @@ class OpenAIGenerator:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self.client.close()
-
-
-def _message(r: httpx.Response) -> str:
-    try:
-        data = r.json()
-    except ValueError:
-        return r.text[:300]
-    err = data.get("error", data.get("detail")) if isinstance(data, dict) else None
-    if isinstance(err, dict):
-        return str(err.get("message", err))
-    return str(err if err is not None else r.text[:300])
+        self.http.close()
