@@ -86,3 +86,28 @@ def test_every_loader_knows_the_local_rule_prm():
     for load in (I.load_scorer, search_loader):
         assert load("local-rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 1.0, 1.0]]
         assert load("rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 0.0, 0.0]]
+
+
+GSM_Q = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many"
+    " clips in May. How many clips did Natalia sell altogether in April and May?"
+)
+GSM_A = "She sold 48/2 = <<48/2=24>>24 clips in May.\n48+24 = <<48+24=72>>72 in all.\n#### 72"
+
+
+def test_verl_compute_score_keywords_and_world(monkeypatch):
+    for var in ("PRMKIT_PRM", "PRMKIT_AGG", "PRMKIT_OUTCOME_WEIGHT", "PRMKIT_WORLD"):
+        monkeypatch.delenv(var, raising=False)
+    # verl merges custom_reward_function.reward_kwargs into the call as keywords
+    kw = {"prm": "rule", "aggregate": "mean", "outcome_weight": 0.5}
+    assert I.compute_score("arithmetic", BAD, "32", {"prompt": PROMPT}, **kw) == pytest.approx(0.25)
+    assert I.compute_score("arithmetic", GOOD, "32", {"prompt": PROMPT}, **kw) == 1.5
+    # verl's GSM8K rows (data_source openai/gsm8k) are graded in the gsm8k world
+    assert I.world_of("openai/gsm8k") == "gsm8k" and I.world_of("arithmetic") == "arithmetic"
+    assert I.compute_score("openai/gsm8k", GSM_A, "72", {"question": GSM_Q}) == 2.0
+    wrong = GSM_A.replace("72", "71")
+    assert I.compute_score("openai/gsm8k", wrong, "72", {"question": GSM_Q}, world="gsm8k") == 0.0
+    # verl's own pass-through keywords are accepted; anything else is named
+    assert I.compute_score("arithmetic", GOOD, "32", {"prompt": PROMPT}, reward_router_address=None)
+    with pytest.raises(ValueError, match="unknown prmkit reward setting"):
+        I.compute_score("arithmetic", GOOD, "32", {"prompt": PROMPT}, agg="min")

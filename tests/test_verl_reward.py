@@ -167,3 +167,38 @@ def test_verl_outcome_and_settings_errors(tok):
         PrmkitRewardManager(tokenizer=tok, credits="min")
     with pytest.raises(ValueError, match="credit must be one of"):
         PrmkitRewardManager(tokenizer=tok, credit="max")
+
+
+def test_compute_score_takes_verls_reward_kwargs():
+    """verl's loader wraps the function to pass `reward_kwargs` as keywords (before,
+    a TypeError); settings and the world come through them."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+
+    import prmkit.rl.integrations as I
+
+    config = OmegaConf.create(
+        {
+            "reward": {
+                "custom_reward_function": {
+                    "path": str(Path(I.__file__)),
+                    "name": "compute_score",
+                    "reward_kwargs": {
+                        "prm": "local-rule",
+                        "aggregate": "mean",
+                        "world": "arithmetic",
+                    },
+                }
+            }
+        }
+    )
+    fn = get_custom_reward_fn(config)
+    got = fn(
+        data_source="prmkit/arithmetic",
+        solution_str=R0,
+        ground_truth="32",
+        extra_info={"question": P0},
+    )
+    assert got == pytest.approx((1 + 0 + 1 + 1) / 4 + 0.0)  # local-rule mean; 31 != 32

@@ -10,11 +10,12 @@ to token-level advantages with a credit method (`prmkit.rl.credit`).
 - TRL: `make_trl_reward_func(prm)` returns `reward_func(prompts, completions, **kwargs)
   -> list[float]`, the signature `trl.GRPOTrainer(reward_funcs=[...])` calls, for plain
   text and conversational (list of messages) samples alike.
-- verl: `compute_score(data_source, solution_str, ground_truth, extra_info=None)`, the
-  signature of verl's custom reward function (`custom_reward_function.path/name`); the
-  problem text comes from `extra_info["prompt"]` (or "question"). `make_compute_score`
-  binds a PRM; the module-level `compute_score` reads PRMKIT_PRM (a PRM folder, or
-  "rule") and PRMKIT_AGG from the environment, as verl imports it by path.
+- verl: `compute_score(data_source, solution_str, ground_truth, extra_info=None,
+  **kwargs)`, the signature of verl's custom reward function
+  (`custom_reward_function.path/name`, settings in its `reward_kwargs`); the problem
+  text comes from `extra_info["prompt"]` (or "question"). `make_compute_score` binds a
+  PRM. For step-level credit in verl, see `prmkit.rl.verl_reward` instead: a reward
+  manager that keeps the steps.
 
 Neither needs TRL or verl installed: they are plain functions.
 """
@@ -117,6 +118,10 @@ def make_trl_reward_func(
     return reward_func
 
 
+VERL_INTERNAL = {"reward_router_address", "reward_model_tokenizer"}
+"""Keyword arguments verl 0.9 passes to every score function; a PRM has no use for them."""
+
+
 def make_compute_score(
     prm,
     aggregate: str = "min",
@@ -128,7 +133,10 @@ def make_compute_score(
     if aggregate not in AGGREGATORS:
         raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
 
-    def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:
+    def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> float:
+        unknown = sorted(set(kwargs) - VERL_INTERNAL)
+        if unknown:
+            raise ValueError(f"compute_score got unknown keyword(s) {unknown}")
         info = extra_info or {}
         prompt = info.get("prompt") or info.get("question")
         if not prompt:
@@ -149,17 +157,39 @@ def make_compute_score(
     return compute_score
 
 
-_DEFAULT: dict = {}
+def world_of(data_source: str) -> str:
+    """The prmkit world a verl data source names: gsm8k for any source with "gsm8k" in
+    its name (verl's own GSM8K files say openai/gsm8k), else arithmetic."""
+    return "gsm8k" if "gsm8k" in str(data_source).lower() else "arithmetic"
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None) -> float:
-    """verl entry point: PRM from $PRMKIT_PRM ("rule" by default), aggregator from
-    $PRMKIT_AGG ("min"), outcome weight from $PRMKIT_OUTCOME_WEIGHT (1.0)."""
+SETTINGS = ("prm", "aggregate", "outcome_weight", "world", "step_sep")
+"""The keyword arguments (verl: `custom_reward_function.reward_kwargs`) compute_score reads."""
+
+_BOUND: dict = {}
+
+
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> float:
+    """verl entry point (`custom_reward_function.path/name`).
+
+    Settings come from verl's `custom_reward_function.reward_kwargs` (passed here as
+    keywords), else the environment: prm ($PRMKIT_PRM, "rule"), aggregate ($PRMKIT_AGG,
+    "min"), outcome_weight ($PRMKIT_OUTCOME_WEIGHT, 1.0), world ($PRMKIT_WORLD, else
+    `world_of(data_source)`), step_sep ("\\n"). An unknown keyword is a ValueError.
+    """
+    unknown = sorted(set(kwargs) - set(SETTINGS) - VERL_INTERNAL)
+    if unknown:
+        raise ValueError(
+            f"unknown prmkit reward setting(s) {unknown}; choose from {list(SETTINGS)}"
+        )
     key = (
-        os.environ.get("PRMKIT_PRM", "rule"),
-        os.environ.get("PRMKIT_AGG", "min"),
-        float(os.environ.get("PRMKIT_OUTCOME_WEIGHT", "1.0")),
+        str(kwargs.get("prm", os.environ.get("PRMKIT_PRM", "rule"))),
+        str(kwargs.get("aggregate", os.environ.get("PRMKIT_AGG", "min"))),
+        float(kwargs.get("outcome_weight", os.environ.get("PRMKIT_OUTCOME_WEIGHT", "1.0"))),
+        str(kwargs.get("world", os.environ.get("PRMKIT_WORLD") or world_of(data_source))),
+        str(kwargs.get("step_sep", STEP_SEP)),
     )
-    if key not in _DEFAULT:
-        _DEFAULT[key] = make_compute_score(load_scorer(key[0]), key[1], key[2])
-    return _DEFAULT[key](data_source, solution_str, ground_truth, extra_info)
+    if key not in _BOUND:
+        prm, agg, w, world, sep = key
+        _BOUND[key] = make_compute_score(load_scorer(prm, world), agg, w, world, sep)
+    return _BOUND[key](data_source, solution_str, ground_truth, extra_info)
