@@ -1,36 +1,49 @@
-"""Generate arithmetic-world problems as JSONL."""
+"""Generate world problems as JSONL (arithmetic chains or tool-use questions)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from prmkit.data import InputError, write_jsonl
-from prmkit.worlds.arithmetic import Difficulty, generate
+from prmkit.worlds import arithmetic, toolqa
+
+_TOOLQA_FLAGS = ("min_hops", "max_hops", "calc_rate")
+_ARITH_FLAGS = ("min_ops", "max_ops", "max_operand", "max_start", "max_value", "operators")
 
 
 @dataclass
 class Config:
     out: str
     """where to write the problems (JSONL, one problem per line)"""
+    world: str = "arithmetic"
+    """which world: arithmetic (operation chains) or toolqa (multi-hop tool-use questions)"""
     n: int = 1000
     """how many problems"""
     seed: int = 0
     """random seed: the same seed gives the same problems"""
     min_ops: int = 2
-    """fewest operations per problem"""
+    """arithmetic: fewest operations per problem"""
     max_ops: int = 4
-    """most operations per problem"""
+    """arithmetic: most operations per problem"""
     max_operand: int = 5
-    """operands are drawn from 1..MAX_OPERAND"""
+    """arithmetic: operands are drawn from 1..MAX_OPERAND"""
     max_start: int = 15
-    """start values are drawn from 1..MAX_START"""
+    """arithmetic: start values are drawn from 1..MAX_START"""
     max_value: int = 20
-    """every intermediate value stays within 0..MAX_VALUE"""
+    """arithmetic: every intermediate value stays within 0..MAX_VALUE"""
     operators: str = "+-*"
-    """operators that may appear, a subset of '+-*'"""
+    """arithmetic: operators that may appear, a subset of '+-*'"""
+    min_hops: int = 2
+    """toolqa: fewest `get` calls per question (tool calls = hops + 2, +1 with a calculation)"""
+    max_hops: int = 4
+    """toolqa: most `get` calls per question (at most 5, so at most 8 tool calls)"""
+    calc_rate: float = 0.5
+    """toolqa: fraction of questions that end with a calculation"""
 
-    def difficulty(self) -> Difficulty:
-        return Difficulty(
+    def difficulty(self):
+        if self.world == "toolqa":
+            return toolqa.Difficulty(self.min_hops, self.max_hops, self.calc_rate)
+        return arithmetic.Difficulty(
             self.min_ops,
             self.max_ops,
             self.max_operand,
@@ -42,13 +55,28 @@ class Config:
     def check(self) -> None:
         if self.n < 1:
             raise ValueError("--n must be at least 1")
+        if self.world not in ("arithmetic", "toolqa"):
+            raise ValueError("--world must be arithmetic or toolqa")
+        other = _ARITH_FLAGS if self.world == "toolqa" else _TOOLQA_FLAGS
+        defaults = {f.name: f.default for f in fields(Config)}
+        for name in other:
+            if getattr(self, name) != defaults[name]:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} does not apply to --world {self.world}")
         self.difficulty().check()
 
 
 def run(cfg: Config) -> dict:
+    module = toolqa if cfg.world == "toolqa" else arithmetic
     try:
-        problems = generate(cfg.n, cfg.seed, cfg.difficulty())
+        problems = module.generate(cfg.n, cfg.seed, cfg.difficulty())
     except ValueError as e:
         raise InputError(str(e)) from None
     write_jsonl(cfg.out, problems)
-    return {"command": "world generate", "out": cfg.out, "n": len(problems), "seed": cfg.seed}
+    return {
+        "command": "world generate",
+        "world": cfg.world,
+        "out": cfg.out,
+        "n": len(problems),
+        "seed": cfg.seed,
+    }

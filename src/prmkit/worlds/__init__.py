@@ -6,17 +6,19 @@ WORLDS maps a world's name to its module; every world module exposes
 error.
 """
 
-from prmkit.worlds import arithmetic, gsm8k
+from prmkit.worlds import arithmetic, gsm8k, toolqa
 from prmkit.worlds.base import Grade
 
-WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k}
+WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k, "toolqa": toolqa}
 
 
 def guess_world(prompt: str, meta: dict | None = None) -> str:
     """The world a sample belongs to: its meta.world when named, else arithmetic for an
-    arithmetic-world prompt, else gsm8k (free text: GSM8K, ProcessBench)."""
+    arithmetic-world prompt, toolqa for a tool-use question, else gsm8k (free text: GSM8K, ProcessBench)."""
     if meta and meta.get("world") in WORLDS:
         return meta["world"]
+    if toolqa.is_prompt(prompt):
+        return "toolqa"
     try:
         arithmetic.parse_prompt(prompt)
         return "arithmetic"
@@ -30,4 +32,4 @@ def get_world(name: str):
     return WORLDS[name]
 
 
-__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k", "guess_world"]
+__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k", "guess_world", "toolqa"]

@@ -1,0 +1,53 @@
+"""The built-in tool-use world: multi-hop questions over a generated knowledge base.
+
+    prompt: "kb 12. From Mara Quill follow employer; give the age plus 7."
+    turns:  ["search[Mara Quill] => P17 Mara Quill; P42 Mara Quell",
+             "get[P17, employer] => C55 Vexor Labs", "get[C55, ...] ...", ...,
+             "calc[41+7] => 48", "answer[48] => done"]
+
+`grade` is the one grader (the exact turn-level verifier), `observe` the environment.
+Imports nothing else of prmkit.
+"""
+
+from prmkit.worlds.toolqa.kb import OBS_ANSWER, TOOLS, build, observe, parse_action
+from prmkit.worlds.toolqa.task import (
+    MISTAKES,
+    NAME,
+    TURN_SEP,
+    Difficulty,
+    Task,
+    add_noop,
+    corrupt,
+    generate,
+    is_prompt,
+    parse_prompt,
+    solve,
+    split_turn,
+    turn,
+)
+from prmkit.worlds.toolqa.verify import extract_answer, grade, judge, local_errors
+
+__all__ = [
+    "MISTAKES",
+    "NAME",
+    "OBS_ANSWER",
+    "TOOLS",
+    "TURN_SEP",
+    "Difficulty",
+    "Task",
+    "add_noop",
+    "build",
+    "corrupt",
+    "extract_answer",
+    "generate",
+    "grade",
+    "is_prompt",
+    "judge",
+    "local_errors",
+    "observe",
+    "parse_action",
+    "parse_prompt",
+    "solve",
+    "split_turn",
+    "turn",
+]
