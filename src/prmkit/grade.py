@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prmkit.data.records import Problem, Sample
+from prmkit.data.turns import split_step
 from prmkit.worlds import get_world
 
 
@@ -15,7 +16,9 @@ def graded_sample(
 ) -> Sample:
     """A Sample with the world's exact grade: correct, first error, per-step status."""
     steps = steps or [""]  # an empty generation is one empty (wrong) step, never dropped
-    g = get_world(world).grade(problem.prompt, problem.answer, steps)
+    w = get_world(world)
+    g = w.grade(problem.prompt, problem.answer, steps)
+    turns = [split_step(s) for s in steps] if hasattr(w, "TURN_SEP") else None
     return Sample(
         id=sid,
         problem_id=problem.id,
@@ -26,4 +29,5 @@ def graded_sample(
         correct=g.correct,
         first_error=g.first_error,
         meta={"world": world, "status": g.status, "reason": g.reason} | (meta or {}),
+        turns=turns,
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prmkit.data.turns import Turn, turns_from_list
+
 
 def _req(d: dict, key: str, types: type | tuple, what: str | None = None) -> Any:
     if key not in d:
@@ -121,6 +123,8 @@ class Sample:
     steps: the reasoning steps; the last one states the final answer.
     correct / first_error: the world's exact grade (None where no grader exists).
     labels: step labels from a labeling method (None until labeled).
+    turns: for a multi-turn trajectory, each step split into the policy's action and
+    the environment's observation (see `data.turns`); None for plain solutions.
     """
 
     id: str
@@ -133,18 +137,24 @@ class Sample:
     first_error: int | None = None
     labels: StepLabels | None = None
     meta: dict = field(default_factory=dict)
+    turns: list[Turn] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if self.labels is None:
-            d.pop("labels")
+        for key in ("labels", "turns"):
+            if d[key] is None:
+                d.pop(key)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Sample:
         if not isinstance(d, dict):
             raise ValueError(f"a sample must be a JSON object, got {type(d).__name__}")
-        steps = _str_list(d, "steps")
+        turns = d.get("turns")
+        if "steps" not in d and turns is not None:
+            steps = [t.step() for t in turns_from_list(turns)]
+        else:
+            steps = _str_list(d, "steps")
         labels = d.get("labels")
         fe = _opt(d, "first_error", int)
         if fe is not None and not -1 <= fe < len(steps):
@@ -160,6 +170,7 @@ class Sample:
             first_error=fe,
             labels=None if labels is None else StepLabels.from_dict(labels, len(steps)),
             meta=_opt(d, "meta", dict, {}),
+            turns=None if turns is None else turns_from_list(turns, steps),
         )
 
     def problem(self) -> Problem:

@@ -9,7 +9,14 @@
 Imports nothing else of prmkit.
 """
 
-from prmkit.worlds.toolqa.kb import OBS_ANSWER, TOOLS, build, observe, parse_action
+from prmkit.worlds.toolqa.kb import (
+    OBS_ANSWER,
+    TOOLS,
+    build,
+    environment_of,
+    observe,
+    parse_action,
+)
 from prmkit.worlds.toolqa.task import (
     MISTAKES,
     NAME,
@@ -27,6 +34,12 @@ from prmkit.worlds.toolqa.task import (
 )
 from prmkit.worlds.toolqa.verify import extract_answer, grade, judge, local_errors
 
+
+def environment(question: str):
+    """The environment a question is asked in: action -> (observation, episode over)."""
+    return environment_of(parse_prompt(question).kb_seed)
+
+
 __all__ = [
     "MISTAKES",
     "NAME",
@@ -38,6 +51,7 @@ __all__ = [
     "add_noop",
     "build",
     "corrupt",
+    "environment",
     "extract_answer",
     "generate",
     "grade",

@@ -206,3 +206,9 @@ def observe(kb: dict[str, Entity], action: str) -> tuple[str, bool]:
     if isinstance(value, str):
         return f"{value} {kb[value].name}", False
     return str(value), False
+
+
+def environment_of(seed: int):
+    """The environment of knowledge base `seed`: action -> (observation, episode over)."""
+    kb = build(seed)
+    return lambda action: observe(kb, action)
