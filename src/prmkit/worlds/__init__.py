@@ -6,10 +6,10 @@ WORLDS maps a world's name to its module; every world module exposes
 error.
 """
 
-from prmkit.worlds import arithmetic, gsm8k, toolqa
+from prmkit.worlds import arithmetic, gsm8k, math, toolqa
 from prmkit.worlds.base import Grade
 
-WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k, "toolqa": toolqa}
+WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k, "math": math, "toolqa": toolqa}
 
 
 def guess_world(prompt: str, meta: dict | None = None) -> str:
@@ -32,4 +32,4 @@ def get_world(name: str):
     return WORLDS[name]
 
 
-__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k", "guess_world", "toolqa"]
+__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k", "guess_world", "math", "toolqa"]
