@@ -17,6 +17,7 @@ from prmkit.data import InputError
 COMMANDS: dict[tuple[str, ...], str] = {
     ("world", "generate"): "world",
     ("policy", "train"): "policy",
+    ("agent", "train"): "agent_train",
     ("sample",): "sample",
     ("label",): "label",
     ("demo",): "demo",

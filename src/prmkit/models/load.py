@@ -28,6 +28,11 @@ def load_generator(path: str, **kwargs) -> Generator:
         cfg = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"invalid config.json: {e}", str(cfg_path)) from None
+    if cfg.get("kind") == "policy" and cfg.get("world") == "toolqa":
+        from prmkit.agents.builtin import builtin_agent
+        from prmkit.models.builtin import BuiltinPolicy
+
+        return builtin_agent(BuiltinPolicy.load(path), "toolqa", cfg.get("max_turns", 10))
     if cfg.get("kind") == "policy":
         from prmkit.models.builtin import BuiltinPolicy
 

@@ -1,0 +1,96 @@
+"""Train the built-in GPT as a tool-use agent by SFT on expert trajectories with mistakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prmkit.agents.builtin import builtin_agent
+from prmkit.agents.train import AgentSFTSettings, train_agent_policy
+from prmkit.data import InputError, Problem, iter_jsonl
+from prmkit.models.generator import SamplingParams, continue_steps
+from prmkit.models.gpt import GPTConfig
+from prmkit.models.tokenizer import CharTokenizer
+from prmkit.worlds import toolqa
+
+
+@dataclass
+class Config:
+    problems: str
+    """training questions (JSONL from `prmkit world generate --world toolqa`)"""
+    out: str
+    """output directory for the checkpoint (model.safetensors + config.json)"""
+    steps: int = 600
+    """optimizer steps"""
+    batch_size: int = 32
+    """trajectories per step"""
+    lr: float = 3e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
+    mistake_rate: float = 0.3
+    """fraction of training trajectories with one controlled mistake"""
+    noop_rate: float = 0.05
+    """fraction of training trajectories with a redundant lookup"""
+    d_model: int = 128
+    """transformer width"""
+    n_layer: int = 4
+    """transformer blocks"""
+    n_head: int = 4
+    """attention heads"""
+    block_size: int = 384
+    """longest episode in characters (question + turns); longer training rows are cut"""
+    max_turns: int = 10
+    """most turns per episode when the agent acts (stored in the checkpoint)"""
+    eval_problems: int = 200
+    """after training, run one episode for this many questions and report success"""
+    seed: int = 0
+    """random seed"""
+    progress: bool = True
+    """show a progress bar"""
+
+    def check(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.max_turns < 1:
+            raise ValueError("--steps, --batch-size and --max-turns must be at least 1")
+        if not 0 <= self.mistake_rate <= 1 or not 0 <= self.noop_rate <= 1:
+            raise ValueError("--mistake-rate and --noop-rate must lie in [0, 1]")
+        if self.d_model % self.n_head:
+            raise ValueError("--d-model must be divisible by --n-head")
+
+
+def read_questions(path: str) -> list[Problem]:
+    """Questions from JSONL; each prompt must be a toolqa-world question."""
+    out = []
+    for i, p in enumerate(iter_jsonl(path, Problem.from_dict), start=1):
+        try:
+            toolqa.parse_prompt(p.prompt)
+        except ValueError as e:
+            raise InputError(str(e), path, i) from None
+        out.append(p)
+    if not out:
+        raise InputError("file has no problems", path)
+    return out
+
+
+def run(cfg: Config) -> dict:
+    problems = read_questions(cfg.problems)
+    gcfg = GPTConfig(
+        CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
+    )
+    settings = AgentSFTSettings(
+        cfg.steps,
+        cfg.batch_size,
+        cfg.lr,
+        mistake_rate=cfg.mistake_rate,
+        noop_rate=cfg.noop_rate,
+        seed=cfg.seed,
+    )
+    policy, log = train_agent_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
+    extra = {"mistake_rate": cfg.mistake_rate, "noop_rate": cfg.noop_rate}
+    policy.save(cfg.out, {"world": "toolqa", "max_turns": cfg.max_turns, "train": log | extra})
+    summary = {"command": "agent train", "out": cfg.out} | log
+    if cfg.eval_problems > 0:
+        ev = problems[: cfg.eval_problems]
+        agent = builtin_agent(policy, "toolqa", cfg.max_turns)
+        params = SamplingParams(n=1, seed=cfg.seed, max_new_tokens=256)
+        gens = continue_steps(agent, [(p.prompt, []) for p in ev], params)
+        ok = sum(toolqa.grade(p.prompt, p.answer, g[0].steps).correct for p, g in zip(ev, gens))
+        summary["sample_success"] = round(ok / len(ev), 4)
+    return summary
