@@ -53,14 +53,16 @@ def fast(tok, **kw):
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=kw.pop("ctx", 512), **kw)
 
 
+SIZE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
+"""Backbone size of every builder; the benchmark makes it larger."""
+
+
 def llama_cfg(tok, ctx: int = 512, **kw):
     from transformers import LlamaConfig
 
     return LlamaConfig(
         vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
+        **SIZE,
         num_attention_heads=2,
         num_key_value_heads=2,
         max_position_embeddings=ctx,
@@ -75,9 +77,7 @@ def qwen_cfg(tok, arch: str):
 
     cfg = Qwen2Config(
         vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
+        **SIZE,
         num_attention_heads=2,
         num_key_value_heads=2,
         max_position_embeddings=512,

@@ -267,3 +267,16 @@ def test_cli_solution_beyond_context_is_one_line(tmp_path, capsys):
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and err.strip().endswith(errors[0])
     assert "pb.json: solution 1 ('What is 3 + 4?')" in errors[0] and "context is 48" in errors[0]
+
+
+def test_every_prm_loader_takes_the_published_options(folders):
+    from prmkit.prm.base import load_scorer
+    from prmkit.search import load_scorer as search_scorer
+
+    path, expected = folders["skywork"]
+    for load in (load_scorer, search_scorer):
+        prm = load(str(path), "arithmetic", "skywork", "cpu", "float32", 1)
+        assert prm.kind == "skywork" and prm.batch_size == 1
+        _close(prm.score(ITEMS), expected)
+    with pytest.raises(InputError, match="no such PRM directory"):
+        load_scorer("no-such-folder")
