@@ -12,8 +12,9 @@ prefix (`PublishedScorer.score_per_prefix` is that per-prefix reference).
   `encode("ки")`); P(good) = softmax over the logits of `encode("+ -")[1:]`, first.
 - RLHFlow (RLHFlow/Llama3.1-8B-PRM-*, math-rm/prm_evaluate.py): a chat in which
   user turn k holds step k (turn 1: `question + " " + step`), each answered by an
-  assistant "+"; the chat template renders it; the step's score is read 3 tokens
-  before the end of the chat up to its "+" (the position that predicts "+");
+  assistant "+"; the chat template renders it (tokenized without adding special
+  tokens, as `apply_chat_template` does); the step's score is read 3 tokens before
+  the end of the chat up to its "+" (the position that predicts "+");
   P(good) = softmax over the logits of `encode("+")[-1]`, `encode("-")[-1]`, first.
 - Qwen2.5-Math-PRM (Zhang et al. 2025; Qwen/Qwen2.5-Math-PRM-7B): system prompt,
   user question, assistant turn = steps joined and ended by `<extra_0>`, rendered
@@ -90,13 +91,6 @@ class MathShepherd:
         return Encoded(ids, _positions_of(ids, self.tag_id, len(steps), "ки"))
 
 
-def _chat_ids(tok: Any, messages: list[dict]) -> list[int]:
-    """A chat as `apply_chat_template(messages)` tokenizes it: the rendered text,
-    without adding special tokens again (the template writes them)."""
-    text = tok.apply_chat_template(messages, tokenize=False)
-    return _ids(tok, text, special=False)
-
-
 def _need_template(tok: Any, name: str) -> None:
     if not getattr(tok, "chat_template", None):
         raise InputError(f"the {name} recipe needs the tokenizer's chat template; it has none")
@@ -120,17 +114,19 @@ class RLHFlow:
 
     def encode(self, prompt: str, steps: list[str]) -> Encoded:
         conv = self.chat(prompt, steps)
-        ids = _chat_ids(self.tok, conv)
-        reads = []
-        for k in range(1, len(steps) + 1):
-            prefix = ids if k == len(steps) else _chat_ids(self.tok, conv[: 2 * k])
+        texts = [
+            self.tok.apply_chat_template(conv[: 2 * k], tokenize=False)
+            for k in range(1, len(steps) + 1)
+        ]
+        prefixes = self.tok(texts, add_special_tokens=False)["input_ids"] if texts else [[]]
+        ids = list(prefixes[-1])
+        for prefix in prefixes:
             if ids[: len(prefix)] != prefix:
                 raise ValueError(
                     "the chat template renders a shorter chat as something other than a prefix "
                     "of the longer one, so one pass cannot score every step"
                 )
-            reads.append(len(prefix) - 3)
-        return Encoded(ids, reads)
+        return Encoded(ids, [len(p) - 3 for p in prefixes] if texts else [])
 
 
 class QwenPRM:
