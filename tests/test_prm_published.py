@@ -280,3 +280,9 @@ def test_every_prm_loader_takes_the_published_options(folders):
         _close(prm.score(ITEMS), expected)
     with pytest.raises(InputError, match="no such PRM directory"):
         load_scorer("no-such-folder")
+
+
+def test_a_step_holding_the_step_tag_is_an_error_naming_the_solution(folders):
+    prm = load_published(str(folders["math-shepherd"][0]))
+    with pytest.raises(ValueError, match=r"solution 1 \('What is 3 \+ 4\?'\): 1 steps encode to 2"):
+        prm.score([ITEMS[0], ("What is 3 + 4?", ["3 + 4 = 7 ки so 7."])])
