@@ -15,13 +15,15 @@ from prmkit.worlds.freetext import check_text, equations, normalize
         "\\(1/3 \\times 18 = 6\\)",
         "15/3 = 5",
         "\\frac{3}{4} \\cdot 8 = 6",
-        "12 ÷ 4 = 3 and 12 × 4 = 48",
+        "12 ÷ 4 = 3, 12 × 4 = 48",
         "1,200 + 300 = 1,500 dollars",
         "20% * 50 = 10",
         "(4 / 20) * 100 = 0.2 * 100 = 20%.",
+        "1.2 x 100% = 120 inches",
+        "¾ x 12 = 9",
         "Total cost = Cost per gallon * gallons = $3.5 * 4000 = $14,000.",
         "\\[ 2 \\text{ books} \\times 2 \\text{ pounds/book} = 4 \\text{ pounds} \\]",
-        "10/3 = 3.33, and 7/2 = 3 when rounded down",
+        "10/3 = 3.33; 7/2 = 3 when rounded down",
         "3 x 4 = 12, 2^3 = 8",
     ],
 )
@@ -74,6 +76,14 @@ def test_false_arithmetic_is_flagged(step, want):
         "17 / 5 = 3 remainder 2",
         "\\frac{2}{3} = 0.\\overline{6}",
         "no equation at all",
+        "17/3 = 5 and 2/3 loads",  # a mixed number
+        "12 x 1 and 1/4 = 15",
+        "25 / 1/3 = 75",  # a division by a written fraction
+        "30/100%1000 = 300",  # prose never means a modulo
+        "6:00+48=6:48 PM",
+        "$1 / 2 = 50 cents",
+        "5 x 1/2 = 10 halves",
+        "16,0000/10=16000",
     ],
 )
 def test_what_it_cannot_read_is_skipped_not_flagged(step):

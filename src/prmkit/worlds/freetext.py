@@ -34,7 +34,7 @@ _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _FRAC_SHORT = re.compile(r"\\[dt]?frac\s*(\d)\s*(\d)")  # \frac12
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_TIMES_X = re.compile(r"(?<=\d)[ \t]*[xX][ \t]*(?=\d)")
+_TIMES_X = re.compile(r"(?<=[\d)])[ \t]*[xX][ \t]*(?=[\d(])")
 _REPLACE = [
     ("\\left", ""),
     ("\\right", ""),
@@ -56,6 +56,11 @@ _REPLACE = [
     ("∗", "*"),
     ("⋅", "*"),
     ("÷", "/"),
+    ("½", "(1/2)"),
+    ("¼", "(1/4)"),
+    ("¾", "(3/4)"),
+    ("⅓", "(1/3)"),
+    ("⅔", "(2/3)"),
     ("−", "-"),
     ("–", "-"),
     ("**", " "),  # Markdown bold; a power is written ^ in prose and LaTeX
@@ -87,11 +92,15 @@ _OPERATOR = re.compile(r"(?<=[\d)%.])\s*[-+*/^]\s*(?=[\d(.$])")
 _OP_WORDS = frozenset(
     "of times by plus minus over divided multiplied half twice double triple thrice "
     "quarter third fifth tenth percent less more than per into from squared cubed root "
-    "sqrt hundred thousand million billion dozen remainder quotient mod r".split()
+    "sqrt hundred thousand million billion dozen remainder quotient mod r x cents cent "
+    "and halves thirds quarters fourths".split()
 )
 _WORD_BEFORE = re.compile(r"(\\?)([A-Za-z]+)\s*$")
 _WORD_AFTER = re.compile(r"^\s*(\\?)([A-Za-z]+)")
-_GLUE = re.compile(r"[A-Za-z0-9_\\'\"|!<>=~\]]")
+_GLUE = re.compile(r"[A-Za-z0-9_\\'\"|!<>=~\],:]")
+_MODULO = re.compile(r"%\s*[\d(]")  # `30/100%1000`: prose never means a modulo
+# `25 / 1/3`: a division by a written fraction, read either way
+_TWO_DIVISIONS = re.compile(r"/\s*[\d.]+\s*/")
 
 
 def _arith_at(t: str, i: int) -> bool:
@@ -150,6 +159,8 @@ def _is_equals(t: str, k: int) -> bool:
 
 
 def _value(side: str) -> float | None:
+    if _TWO_DIVISIONS.search(side) or _MODULO.search(side):
+        return None
     expr = side.replace("^", "**").replace("$", "")
     if not expr.strip() or expr.count("(") != expr.count(")"):
         return None
@@ -208,11 +219,12 @@ def check_equation(left: str, right: str, rel_tol: float = 0.0) -> str | None:
         return None
     if abs(a - b) <= max(_tolerance(left, right, a, b), rel_tol * max(abs(a), abs(b))):
         return None
-    if right.rstrip().endswith("%") and _lone_number(right):
-        # `0.2 * 100 = 20%` reads the percent as a number of percent
-        b100 = _value(right.rstrip().rstrip("%"))
-        if b100 is not None and abs(a - b100) <= _tolerance(left, right[:-1], a, b100):
-            return None
+    if "%" in left or "%" in right:
+        # `0.2 * 100 = 20%`, `1.2 x 100% = 120`: a percent read as a number of percent
+        for lt, rt in ((left, right.replace("%", "")), (left.replace("%", ""), right)):
+            la, rb = _value(lt), _value(rt)
+            if la is not None and rb is not None and abs(la - rb) <= _tolerance(lt, rt, la, rb):
+                return None
     return f"arithmetic: {left} is {a:g}, not {right}"
 
 
