@@ -69,6 +69,8 @@ class Config:
     """ray: workers (one CPU each); 0 = every CPU of the machine or cluster"""
     progress: bool = True
     """show a progress bar"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
 
     def check(self) -> None:
         if self.k < 1:
@@ -124,4 +126,5 @@ def run(cfg: Config) -> dict:
         cfg.address,
         cfg.num_cpus or None,
         cfg.progress,
+        cfg.skip_invalid,
     )

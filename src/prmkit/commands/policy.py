@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prmkit.data import InputError, Problem, iter_jsonl
+from prmkit.data import InputError, Problem
+from prmkit.data.converters import iter_records, report_skipped
 from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.policy_train import SFTSettings, train_policy
@@ -44,6 +45,8 @@ class Config:
     """random seed"""
     progress: bool = True
     """show a progress bar"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
 
     def check(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -56,14 +59,19 @@ class Config:
             raise ValueError("--d-model must be divisible by --n-head")
 
 
-def read_world_problems(path: str) -> list[Problem]:
-    """Problems from JSONL; each prompt must be an arithmetic-world prompt."""
+def read_world_problems(path: str, invalid: list[InputError] | None = None) -> list[Problem]:
+    """Problems from JSONL; each prompt must be an arithmetic-world prompt. With
+    `invalid` (a list), a bad line is appended to it and skipped."""
     out = []
-    for i, p in enumerate(iter_jsonl(path, Problem.from_dict), start=1):
+    for i, obj in iter_records(path, invalid):
         try:
+            p = Problem.from_dict(obj)
             arithmetic.parse_prompt(p.prompt)
-        except ValueError as e:
-            raise InputError(str(e), path, i) from None
+        except (ValueError, TypeError, KeyError) as e:
+            if invalid is None:
+                raise InputError(str(e), path, i) from None
+            invalid.append(InputError(str(e), path, i))
+            continue
         out.append(p)
     if not out:
         raise InputError("file has no problems", path)
@@ -71,7 +79,9 @@ def read_world_problems(path: str) -> list[Problem]:
 
 
 def run(cfg: Config) -> dict:
-    problems = read_world_problems(cfg.problems)
+    invalid = [] if cfg.skip_invalid else None
+    problems = read_world_problems(cfg.problems, invalid)
+    skipped = report_skipped(invalid)
     gcfg = GPTConfig(
         CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
     )
@@ -85,7 +95,7 @@ def run(cfg: Config) -> dict:
     )
     policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
     policy.save(cfg.out, {"world": "arithmetic", "train": log | {"mistake_rate": cfg.mistake_rate}})
-    summary = {"command": "policy train", "out": cfg.out} | log
+    summary = {"command": "policy train", "out": cfg.out, "skipped": skipped} | log
     if cfg.eval_problems > 0:
         ev = problems[: cfg.eval_problems]
         gens = continue_steps(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prmkit.data import InputError
-from prmkit.data.converters import read_samples
+from prmkit.data.converters import read_samples, report_skipped
 from prmkit.models.checkpoint import read_config
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
@@ -74,6 +74,8 @@ class Config:
     """random seed"""
     progress: bool = True
     """show a progress bar"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
 
     def check(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -129,7 +131,9 @@ def build_model(cfg: Config):
 
 
 def run(cfg: Config) -> dict:
-    samples = read_samples(cfg.data)
+    invalid = [] if cfg.skip_invalid else None
+    samples = read_samples(cfg.data, invalid=invalid)
+    skipped = report_skipped(invalid)
     t0 = time.time()
     model = build_model(cfg)
     lr = lr_and_beta(cfg)[0]
@@ -154,5 +158,5 @@ def run(cfg: Config) -> dict:
     return (
         {"command": "prm train", "out": cfg.out, "kind": model.kind, "label_source": source}
         | log
-        | {"seconds": round(time.time() - t0, 1)}
+        | {"skipped": skipped, "seconds": round(time.time() - t0, 1)}
     )

@@ -10,6 +10,7 @@ from typing import Literal
 
 from prmkit.commands.policy import read_world_problems
 from prmkit.data import InputError, Problem
+from prmkit.data.converters import report_skipped
 from prmkit.models.load import load_generator
 from prmkit.prm.base import PRMFormat
 from prmkit.rl.integrations import load_scorer
@@ -46,6 +47,8 @@ class Config(RLSettings):
     """held-out problems for evaluation (JSONL); default: generated with another seed"""
     progress: bool = True
     """show a progress bar"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
     world: Literal["arithmetic"] = "arithmetic"
     """world of the problems and of the grader (the command reads and generates arithmetic problems only)"""
 
@@ -55,9 +58,9 @@ def settings_from(cfg: Config) -> RLSettings:
     return RLSettings(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(RLSettings)})
 
 
-def _problems(path: str | None, n: int, seed: int) -> list[Problem]:
+def _problems(path: str | None, n: int, seed: int, invalid=None) -> list[Problem]:
     if path:
-        return read_world_problems(path)
+        return read_world_problems(path, invalid)
     return [Problem.from_dict(d) for d in arithmetic.generate(n, seed=seed)]
 
 
@@ -95,12 +98,14 @@ def run(cfg: Config) -> dict:
     if cfg.reward == "prm":
         opts = (cfg.prm_format, cfg.prm_device, cfg.prm_dtype, cfg.prm_batch_size)
         scorer = load_scorer(cfg.prm, cfg.world, *opts)
-    problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed)
+    invalid = [] if cfg.skip_invalid else None
+    problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed, invalid)
     evals = (
-        _problems(cfg.eval_problems, cfg.n_eval, cfg.problem_seed + 10_000)
+        _problems(cfg.eval_problems, cfg.n_eval, cfg.problem_seed + 10_000, invalid)
         if cfg.n_eval > 0
         else []
     )
+    skipped = report_skipped(invalid)
     s = settings_from(cfg)
     try:
         policy, rows = train_rl(policy, problems, s, scorer, evals, cfg.out, cfg.progress)
@@ -122,6 +127,7 @@ def run(cfg: Config) -> dict:
         "steps": cfg.steps,
         "metrics": f"{cfg.out}/metrics.jsonl",
         "plots": len(plots),
+        "skipped": skipped,
         "seconds": round(time.time() - t0, 1),
     } | summarize(rows)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
+from prmkit.data.converters import report_skipped
 from prmkit.grade import graded_sample
 from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.load import load_generator
@@ -36,6 +37,8 @@ class Config:
     """world whose grader checks the samples"""
     chunk: int = 64
     """problems per generation call (the progress bar advances per chunk)"""
+    skip_invalid: bool = False
+    """skip malformed problems (named on stderr, counted in the summary) instead of stopping at the first"""
     progress: bool = True
     """show a progress bar"""
 
@@ -85,7 +88,9 @@ def sample_problems(
 
 
 def run(cfg: Config) -> dict:
-    problems = read_jsonl(cfg.problems, Problem.from_dict)
+    invalid = [] if cfg.skip_invalid else None
+    problems = read_jsonl(cfg.problems, Problem.from_dict, invalid)
+    skipped = report_skipped(invalid)
     policy = load_generator(cfg.policy)
     params = SamplingParams(cfg.n, cfg.max_new_tokens, cfg.temperature, cfg.top_p, seed=cfg.seed)
     t0 = time.time()
@@ -101,6 +106,7 @@ def run(cfg: Config) -> dict:
         "command": "sample",
         "out": cfg.out,
         "problems": len(problems),
+        "skipped": skipped,
         "samples": len(samples),
         "accuracy": round(1 - len(wrong) / len(samples), 4),
         "tokens": tokens,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
-from prmkit.data.converters import read_samples
+from prmkit.data.converters import read_samples, report_skipped
 from prmkit.prm.base import PRMFormat
 from prmkit.search import METHODS, SearchSettings, load_scorer, run_search, summarize
 from prmkit.search.rerank import rerank, rerank_summary
@@ -55,6 +55,8 @@ class Config(SearchSettings):
     """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     progress: bool = True
     """show progress bars"""
+    skip_invalid: bool = False
+    """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -97,7 +99,9 @@ def run(cfg: Config) -> dict:
     )
     if cfg.in_ is not None:
         return run_rerank(cfg, scorer)
-    problems = read_jsonl(cfg.problems, Problem.from_dict)
+    invalid = [] if cfg.skip_invalid else None
+    problems = read_jsonl(cfg.problems, Problem.from_dict, invalid)
+    skipped = report_skipped(invalid)
     from prmkit.models.load import load_generator
 
     policy = load_generator(cfg.policy)
@@ -108,11 +112,14 @@ def run(cfg: Config) -> dict:
     except ValueError as e:  # e.g. a prompt the built-in tokenizer cannot encode
         raise InputError(str(e), cfg.problems) from None
     write_jsonl(cfg.out, records)
-    return head(cfg, scorer, records[0].label) | summarize(records, seconds)
+    out = head(cfg, scorer, records[0].label) | {"skipped": skipped}
+    return out | summarize(records, seconds)
 
 
 def run_rerank(cfg: Config, scorer) -> dict:
-    samples = read_samples(cfg.in_)
+    invalid = [] if cfg.skip_invalid else None
+    samples = read_samples(cfg.in_, invalid=invalid)
+    skipped = report_skipped(invalid)
     try:
         records, seconds = rerank(
             cfg.method,
@@ -132,7 +139,7 @@ def run_rerank(cfg: Config, scorer) -> dict:
         raise InputError(str(e), cfg.in_) from None
     write_jsonl(cfg.out, records)
     out = head(cfg, scorer, records[0].label)
-    out |= {"in": cfg.in_, "seed": cfg.seed, "tie_break": cfg.tie_break}
+    out |= {"in": cfg.in_, "seed": cfg.seed, "tie_break": cfg.tie_break, "skipped": skipped}
     return out | summarize(records, seconds) | rerank_summary(records)
 
 

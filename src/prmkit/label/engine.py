@@ -24,6 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from prmkit.data import InputError, Sample, append_jsonl, iter_jsonl, read_jsonl, write_jsonl
+from prmkit.data.converters import iter_records, report_skipped
 from prmkit.label import consensus, judge, mc, omega, progress, verify
 from prmkit.label.base import ItemError, LabelContext, Settings
 from prmkit.models.steps import render
@@ -79,10 +80,22 @@ def _line_numbers(path: Path) -> list[int]:
         return [i for i, raw in enumerate(f, start=1) if raw.strip()]
 
 
-def read_items(path: str) -> tuple[list[Sample], dict[str, int]]:
-    """The input samples and each id's line; a repeated id is an error at its line."""
-    samples = read_jsonl(path, Sample.from_dict)
-    lines = _line_numbers(Path(path))
+def read_items(
+    path: str, invalid: list[InputError] | None = None
+) -> tuple[list[Sample], dict[str, int]]:
+    """The input samples and each id's line; a repeated id is an error at its line.
+    With `invalid` (a list), a malformed line is appended to it and skipped."""
+    samples, lines = [], []
+    for ln, obj in iter_records(path, invalid):
+        try:
+            samples.append(Sample.from_dict(obj))
+            lines.append(ln)
+        except (ValueError, TypeError, KeyError) as e:
+            if invalid is None:
+                raise InputError(str(e), path, ln) from None
+            invalid.append(InputError(str(e), path, ln))
+    if not samples:
+        raise InputError("file has no valid records" if invalid else "file has no records", path)
     where: dict[str, int] = {}
     for s, ln in zip(samples, lines):
         if s.id in where:
@@ -318,13 +331,17 @@ def run_labeling(
     address: str = "",
     num_cpus: int | None = None,
     progress: bool = True,
+    skip_invalid: bool = False,
 ) -> dict:
-    """Label every sample of in_path into out_path, resuming; returns the summary."""
+    """Label every sample of in_path into out_path, resuming; returns the summary.
+    skip_invalid: skip (and count) malformed input records instead of stopping."""
     if job.method not in METHODS:
         raise InputError(f"unknown method {job.method!r}; choose from {sorted(METHODS)}")
     if Path(out_path).resolve() == Path(in_path).resolve():
         raise InputError("--out must differ from --in (the output is appended to)", out_path)
-    samples, where = read_items(in_path)
+    invalid = [] if skip_invalid else None
+    samples, where = read_items(in_path, invalid)
+    skipped = report_skipped(invalid)
     done = scan_output(out_path, job)
     todo = [s for s in samples if s.id not in done]
     t0 = time.time()
@@ -357,6 +374,7 @@ def run_labeling(
         "out": out_path,
         "engine": engine,
         "resumed": len(done),
+        "skipped": skipped,
     }
     summary |= summarize(ordered)
     summary["this_run"] = summarize(new) | {"seconds": round(time.time() - t0, 2)}
