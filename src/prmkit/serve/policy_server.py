@@ -25,6 +25,7 @@ import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from prmkit.models.chat_text import decode_pieces
 from prmkit.models.generator import Generation, Generator, SamplingParams
 from prmkit.serve.http import (
     ApiError,
@@ -89,13 +90,7 @@ def token_pieces(gen: Generator, ids: list[int]) -> list[str]:
     if hasattr(gen, "tok") and hasattr(gen.tok, "itos"):  # built-in char tokenizer
         return [gen.tok.decode([t]) for t in ids]
     if hasattr(gen, "tok"):  # HF: incremental detokenisation over a short window
-        out = []
-        for i in range(len(ids)):
-            lo = max(0, i - 6)  # enough context for merged bytes and leading spaces
-            prev = gen.tok.decode(ids[lo:i], skip_special_tokens=True)
-            cur = gen.tok.decode(ids[lo : i + 1], skip_special_tokens=True)
-            out.append(cur[len(prev) :] if cur.startswith(prev) else cur)
-        return out
+        return decode_pieces(gen.tok, ids)
     return [""] * len(ids)
 
 
