@@ -134,3 +134,29 @@ def test_query_cleaner_reads_the_named_or_the_prm_folder(tok_dir, tmp_path):
         query_cleaner(str(tmp_path / "missing"), "rule")
     with pytest.raises(InputError, match="holds no tokenizer"):
         query_cleaner(str(tmp_path), "rule")
+
+
+def test_openrlhf_reward_func_file_as_openrlhf_loads_it(tok, tok_dir, monkeypatch):
+    """`--reward.remote_url .../openrlhf_reward.py`: OpenRLHF imports the file by path
+    and calls reward_func([query], [prompt], [label]) per sample."""
+    import importlib.util
+
+    import prmkit.rl.openrlhf_reward as R
+
+    monkeypatch.setenv("PRMKIT_PRM", "rule")
+    monkeypatch.setenv("PRMKIT_TOKENIZER", str(tok_dir))
+    monkeypatch.setenv("PRMKIT_OUTCOME_WEIGHT", "0.5")
+    spec = importlib.util.spec_from_file_location("reward_func", R.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for response, label, want in [(RIGHT, "10", 1.5), (WRONG, "10", 0.0), (RIGHT, "11", 1.0)]:
+        q, prompt = chat_query(tok, response)
+        out = module.reward_func([q], [prompt], [label])
+        assert out["rewards"].tolist() == [want] and out["scores"].tolist() == [want]
+        assert set(out["extra_logs"]) == {"prm_process", "prm_outcome"}
+    queries, prompts = padded_queries(tok, [RIGHT, WRONG])
+    monkeypatch.setenv("PRMKIT_OUTCOME_WEIGHT", "0")
+    assert module.reward_func(queries, prompts, [None, None])["rewards"].tolist() == [1.0, 0.0]
+    monkeypatch.setenv("PRMKIT_AGG", "median")
+    with pytest.raises(ValueError, match="PRMKIT_AGG"):
+        module.reward_func(queries, prompts, [None, None])

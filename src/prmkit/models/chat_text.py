@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prmkit.models.steps import STEP_SEP, split_steps
+
 _PROBE = "PRMKIT-PROBE-7f3a"
 
 
@@ -158,3 +160,29 @@ def decode_pieces(tok, ids: list[int], window: int = 6) -> list[str]:
         cur = tok.decode(ids[lo : i + 1], skip_special_tokens=True)
         out.append(cur[len(prev) :] if cur.startswith(prev) else cur)
     return out
+
+
+def split_query(
+    query: str, prompt: str | None, sep: str = STEP_SEP, cleaner: TextCleaner | None = None
+) -> tuple[str, list[str]]:
+    """(problem, steps) from an OpenRLHF query (prompt + response, decoded with the
+    special tokens kept).
+
+    `cleaner` knows the policy tokenizer's special tokens and chat template: with a chat
+    template the response follows the last generation marker and the problem is the
+    user message; otherwise the response follows the prompt wherever it occurs in the
+    query (left padding may come first). Special tokens are removed from both. A prompt
+    the query does not contain leaves the whole query as the response; without a
+    prompt, the first line is the problem and the remaining lines the response. The
+    response is split into steps at the separator, blank lines dropped.
+    """
+    cleaner = cleaner or TextCleaner()
+    found = cleaner.split(query, prompt)
+    if found is not None:
+        problem, response = found
+        return problem, split_steps(response, sep)
+    q = cleaner.clean(query)
+    if prompt is None:
+        head, _, rest = q.partition(sep)
+        return head.strip(), split_steps(rest, sep)
+    return cleaner.problem(prompt), split_steps(q, sep)

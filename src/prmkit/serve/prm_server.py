@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from prmkit.models.chat_text import TextCleaner
-from prmkit.models.steps import STEP_SEP, split_steps
+from prmkit.models.chat_text import TextCleaner, split_query
+from prmkit.models.steps import STEP_SEP
 from prmkit.prm.base import StepScorer
 from prmkit.serve.http import (
     ApiError,
@@ -233,33 +233,6 @@ def parse_item(d, where: str, limits: Limits) -> Item:
     if n > limits.max_chars:
         raise bad(413, where or "item", f"has {n} characters, over the limit of {limits.max_chars}")
     return problem, steps
-
-
-def split_query(
-    query: str, prompt: str | None, sep: str = STEP_SEP, cleaner: TextCleaner | None = None
-) -> Item:
-    """(problem, steps) from an OpenRLHF query (prompt + response, decoded with the
-    special tokens kept).
-
-    `cleaner` knows the policy tokenizer's special tokens and chat template
-    (`prmkit.models.chat_text`): with a chat template the response follows the last
-    generation marker and the problem is the user message; otherwise the response
-    follows the prompt wherever it occurs in the query (left padding may come first).
-    Special tokens are removed from both. A prompt the query does not contain leaves
-    the whole query as the response; without a prompt, the first line is the problem
-    and the remaining lines the response. The response is split into steps at the
-    separator, blank lines dropped.
-    """
-    cleaner = cleaner or TextCleaner()
-    found = cleaner.split(query, prompt)
-    if found is not None:
-        problem, response = found
-        return problem, split_steps(response, sep)
-    q = cleaner.clean(query)
-    if prompt is None:
-        head, _, rest = q.partition(sep)
-        return head.strip(), split_steps(rest, sep)
-    return cleaner.problem(prompt), split_steps(q, sep)
 
 
 def create_app(
