@@ -244,3 +244,35 @@ def test_cli_eval_bad_record_names_file_and_line(tmp_path, capsys):
     path.write_text("".join(json.dumps(r) + "\n" for r in _processbench_records(3)))
     code, _, err = run_cli(["eval", "processbench", "--prm", str(tmp_path), "--data", path], capsys)
     assert code == 2 and "config.json is missing" in err
+
+
+def test_world_auto_reads_free_text_and_a_named_world_wins(tmp_path, capsys):
+    recs = [
+        {
+            "id": "a",
+            "problem": "Sue has 3 apples and buys 4.",
+            "label": 1,
+            "steps": ["She buys 4 apples.", "In all 3 + 4 = 8 apples.", "The answer is 8."],
+        },
+        {
+            "id": "b",
+            "problem": "Tom has 2 pens and buys 5.",
+            "label": -1,
+            "steps": ["He buys 5 pens.", "In all $2 + 5 = 7$ pens.", "The answer is \\boxed{7}."],
+        },
+    ]
+    path = tmp_path / "pb.json"
+    path.write_text(json.dumps(recs))
+    code, out, err = run_cli(["eval", "processbench", "--prm", "rule", "--data", path], capsys)
+    assert code == 0, err
+    s = last_json(out)
+    assert s["world"] == "gsm8k" and s["f1"] == 1.0
+    code, out, err = run_cli(
+        ["eval", "processbench", "--prm", "local-rule:math", "--data", path], capsys
+    )
+    s = last_json(out)
+    assert s["world"] == "math" and s["acc_error"] == 0.0  # the math world checks no steps
+    code, _, err = run_cli(
+        ["eval", "processbench", "--prm", "rule", "--world", "arithmetic", "--data", path], capsys
+    )
+    assert code == 2 and "not an arithmetic-world prompt" in err

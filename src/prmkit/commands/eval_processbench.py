@@ -168,7 +168,8 @@ def run(cfg: Config) -> dict:
     if cfg.world != "auto" and not rule:
         raise InputError("--world sets a rule PRM's checker; this PRM is not one", cfg.prm)
     data = {name: read_samples(path, invalid=invalid) for name, path in files.items()}
-    world = pick_world(cfg.world, next(iter(data.values()))) if rule else None
+    named = cfg.prm.partition(":")[2]  # rule:gsm8k names its world
+    world = (named or pick_world(cfg.world, next(iter(data.values())))) if rule else None
     prm = load_scorer(
         cfg.prm,
         world or "arithmetic",
@@ -199,15 +200,12 @@ def run(cfg: Config) -> dict:
         "steps_per_s": round(n_steps / max(secs, 1e-9), 1),
         "seconds": round(secs, 2),
     }
-    if not Path(cfg.data).is_dir():
-        (m,) = per_split.values()
-        summary = head | {"data": cfg.data} | clean_metrics(m) | tail
-        if cfg.report:
-            summary["report"] = _report(cfg, per_split, rows, summary)
-        return summary
-    mean = mean_over_splits(per_split)
-    splits = {k: clean_metrics(v) for k, v in per_split.items()}
-    summary = head | {"data": cfg.data, "splits": splits, "mean": clean_metrics(mean)} | tail
+    if Path(cfg.data).is_dir():  # per split, and their mean
+        body = {"splits": {k: clean_metrics(v) for k, v in per_split.items()}}
+        body["mean"] = clean_metrics(mean_over_splits(per_split))
+    else:  # one file: its metrics at the top level
+        body = clean_metrics(next(iter(per_split.values())))
+    summary = head | {"data": cfg.data} | body | tail
     if cfg.report:
         summary["report"] = _report(cfg, per_split, rows, summary)
     return summary

@@ -59,12 +59,10 @@ def run(cfg: Config) -> dict:
     rule = cfg.prm.partition(":")[0] in RULE_PRMS
     if cfg.world != "auto" and not rule:
         raise InputError("--world sets a rule PRM's checker; this PRM is not one", cfg.prm)
+    world = None
     if rule:
-        world = (
-            cfg.world if cfg.world != "auto" else guess_world(samples[0].prompt, samples[0].meta)
-        )
-    else:
-        world = None
+        guessed = guess_world(samples[0].prompt, samples[0].meta)
+        world = cfg.prm.partition(":")[2] or (cfg.world if cfg.world != "auto" else guessed)
     prm = load_scorer(
         cfg.prm,
         world or "arithmetic",
