@@ -160,3 +160,11 @@ def test_openrlhf_reward_func_file_as_openrlhf_loads_it(tok, tok_dir, monkeypatc
     monkeypatch.setenv("PRMKIT_AGG", "median")
     with pytest.raises(ValueError, match="PRMKIT_AGG"):
         module.reward_func(queries, prompts, [None, None])
+
+
+def test_serve_prm_with_a_missing_tokenizer_is_one_line_exit_2(tmp_path, capsys):
+    from conftest import run_cli
+
+    args = ["serve", "prm", "--model", "rule", "--tokenizer", tmp_path / "nope", "--port", 0]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "no such tokenizer folder" in err and "Traceback" not in err

@@ -85,6 +85,7 @@ def run(cfg: Config) -> dict:
     from prmkit.serve.http import resolve_token, run_command_server
     from prmkit.serve.prm_server import Limits, create_app
 
+    cleaner = query_cleaner(cfg.tokenizer, cfg.model)  # a bad folder fails before the PRM loads
     opts = (cfg.prm_format, cfg.device, cfg.dtype, cfg.batch_size)
     if cfg.scorer_process:
         from prmkit.serve.scorer_process import ScorerProcess
@@ -94,7 +95,7 @@ def run(cfg: Config) -> dict:
         scorer = load_scorer(cfg.model, cfg.world, *opts)
     app = create_app(
         scorer,
-        cleaner=query_cleaner(cfg.tokenizer, cfg.model),
+        cleaner=cleaner,
         max_batch_size=cfg.max_batch_size,
         max_wait_ms=cfg.max_wait_ms,
         token=resolve_token(cfg.token),
