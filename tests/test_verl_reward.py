@@ -92,7 +92,7 @@ def test_whole_batch_call_older_verl(tok):
         "outcome": [0.0, 1.0],
         "steps": [4, 2],
     }
-    samples = m.samples(batch(tok))
+    samples = m.responses(batch(tok))
     assert [s.problem for s in samples] == [P0, P1]  # row 1 from the chat template
 
 

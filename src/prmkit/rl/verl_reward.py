@@ -100,7 +100,7 @@ def config_from(kwargs: dict) -> DenseRewardConfig:
 
 
 @dataclass
-class Sample:
+class Response:
     """One response as the PRM sees it."""
 
     problem: str
@@ -113,7 +113,7 @@ class Sample:
     extra_info: dict | None = None
 
 
-def read_sample(tok, cleaner: TextCleaner, prompt_ids, response_ids, extra, cfg) -> Sample:
+def read_response(tok, cleaner: TextCleaner, prompt_ids, response_ids, extra, cfg) -> Response:
     """Problem, steps and token-to-step map of one row (valid ids only, no padding)."""
     pieces = decode_pieces(tok, [int(t) for t in response_ids])
     idx, steps = token_steps(pieces, cfg.step_sep)
@@ -123,11 +123,11 @@ def read_sample(tok, cleaner: TextCleaner, prompt_ids, response_ids, extra, cfg)
     if not isinstance(problem, str) or not problem.strip():
         prompt = tok.decode([int(t) for t in prompt_ids], skip_special_tokens=False)
         problem = cleaner.problem(prompt)
-    return Sample(problem.strip(), steps, idx, "".join(pieces))
+    return Response(problem.strip(), steps, idx, "".join(pieces))
 
 
 class DenseRewarder:
-    """Samples to verl's reward tensor: PRM step scores, credit, placement on the tokens."""
+    """Responses to verl's reward tensor: PRM step scores, credit, placement on the tokens."""
 
     def __init__(self, cfg: DenseRewardConfig, compute_score=None) -> None:
         self.cfg = cfg
@@ -137,7 +137,7 @@ class DenseRewarder:
         if cfg.outcome == "verl" and compute_score is None:
             raise ValueError("outcome=verl needs verl's compute_score")
 
-    def outcome(self, s: Sample) -> float:
+    def outcome(self, s: Response) -> float:
         if s.answer is None:
             return 0.0
         if self.cfg.outcome == "verl":
@@ -150,31 +150,31 @@ class DenseRewarder:
             return float(out["score"] if isinstance(out, dict) else out)
         return float(self.world.grade(s.problem, str(s.answer), s.steps or [""]).correct)
 
-    def step_scores(self, samples: list[Sample]) -> list[list[float]]:
-        scored = [i for i, s in enumerate(samples) if s.steps]
-        vals = self.scorer.score([(samples[i].problem, samples[i].steps) for i in scored])
-        out: list[list[float]] = [[] for _ in samples]
+    def step_scores(self, responses: list[Response]) -> list[list[float]]:
+        scored = [i for i, s in enumerate(responses) if s.steps]
+        vals = self.scorer.score([(responses[i].problem, responses[i].steps) for i in scored])
+        out: list[list[float]] = [[] for _ in responses]
         for i, v in zip(scored, vals):
             out[i] = [float(x) for x in v]
         return out
 
-    def rewards(self, samples: list[Sample], T: int) -> tuple[torch.Tensor, dict[str, list]]:
+    def rewards(self, responses: list[Response], T: int) -> tuple[torch.Tensor, dict[str, list]]:
         """(B, T) token rewards and per-sample extra info (prm_min, outcome, steps)."""
-        B, c = len(samples), self.cfg
-        p = self.step_scores(samples)
-        K = max((len(s.steps) for s in samples), default=0)
+        B, c = len(responses), self.cfg
+        p = self.step_scores(responses)
+        K = max((len(s.steps) for s in responses), default=0)
         probs = torch.zeros(B, K)
         mask = torch.zeros(B, K, dtype=torch.bool)
         token_step = torch.full((B, T), -1, dtype=torch.long)
         last = torch.full((B,), -1, dtype=torch.long)
-        for b, s in enumerate(samples):
+        for b, s in enumerate(responses):
             probs[b, : len(p[b])] = torch.tensor(p[b])
             mask[b, : len(p[b])] = True
             token_step[b, : len(s.token_step)] = torch.tensor(s.token_step, dtype=torch.long)
             last[b] = len(s.token_step) - 1
         r = credit.signed(probs) if c.prm_scale == "signed" else probs
         r = torch.where(mask, r, 0.0)
-        o = torch.tensor([self.outcome(s) for s in samples])
+        o = torch.tensor([self.outcome(s) for s in responses])
         ends = step_end_tokens(token_step, K)
         out = dense_rewards(
             r, mask, ends, last, o, T, c.credit, c.params(), c.process_weight, c.outcome_weight
@@ -182,7 +182,7 @@ class DenseRewarder:
         extra = {
             "prm_min": [min(v) if v else 0.0 for v in p],
             "outcome": o.tolist(),
-            "steps": [len(s.steps) for s in samples],
+            "steps": [len(s.steps) for s in responses],
         }
         return out, extra
 
@@ -224,22 +224,22 @@ class PrmkitRewardManager:
         data_cfg = config.get("data") if config is not None else None
         self.reward_fn_key = (data_cfg or {}).get("reward_fn_key") or reward_fn_key
 
-    def samples(self, data) -> list[Sample]:
+    def responses(self, data) -> list[Response]:
         """The rows of a verl DataProto (left-padded prompts, right-padded responses)."""
-        prompts, responses = data.batch["prompts"], data.batch["responses"]
+        prompt_ids, response_ids = data.batch["prompts"], data.batch["responses"]
         attn = data.batch["attention_mask"]
-        P = prompts.shape[1]
+        P = prompt_ids.shape[1]
         nt = data.non_tensor_batch
         out = []
         for i in range(len(data)):
             vp, vr = int(attn[i, :P].sum()), int(attn[i, P:].sum())
             extra = dict(nt["extra_info"][i]) if "extra_info" in nt else {}
             rm = nt["reward_model"][i] if "reward_model" in nt else {}
-            s = read_sample(
+            s = read_response(
                 self.tokenizer,
                 self.cleaner,
-                prompts[i, P - vp :],
-                responses[i, :vr],
+                prompt_ids[i, P - vp :],
+                response_ids[i, :vr],
                 extra,
                 self.cfg,
             )
@@ -251,9 +251,9 @@ class PrmkitRewardManager:
 
     def __call__(self, data, return_dict: bool = False):
         """Older verl: the whole batch at once."""
-        samples = self.samples(data)
-        tensor, extra = self.rewarder.rewards(samples, data.batch["responses"].shape[1])
-        for s, row in list(zip(samples, tensor))[: self.num_examine]:
+        responses = self.responses(data)
+        tensor, extra = self.rewarder.rewards(responses, data.batch["responses"].shape[1])
+        for s, row in list(zip(responses, tensor))[: self.num_examine]:
             print("[prmkit problem]", s.problem)
             print("[prmkit steps]", s.steps)
             print("[prmkit step-end rewards]", [round(float(x), 4) for x in row[row != 0]])
@@ -265,7 +265,9 @@ class PrmkitRewardManager:
         """verl 0.9: one response (the last sequence of a multi-turn row), its token rewards
         as a list of response_length floats."""
         data = data[-1:]
-        tensor, extra = self.rewarder.rewards(self.samples(data), data.batch["responses"].shape[1])
+        tensor, extra = self.rewarder.rewards(
+            self.responses(data), data.batch["responses"].shape[1]
+        )
         return {
             "reward_score": tensor[0].tolist(),
             "reward_extra_info": {k: v[0] for k, v in extra.items()},
