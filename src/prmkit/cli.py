@@ -24,6 +24,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("prm", "train"): "prm_train",
     ("eval", "processbench"): "eval_processbench",
     ("convert",): "convert",
+    ("data", "get"): "data_get",
     ("score",): "score",
     ("search",): "search",
     ("plot",): "plot",

@@ -81,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         help_ = docs.get(f.name, "")
         if not required:
             help_ += f" (default: {default})"
+        if f.metadata.get("positional"):  # `prmkit data get NAME`: a word, not a flag
+            choices = list(typing.get_args(tp)) if typing.get_origin(tp) is typing.Literal else None
+            parser.add_argument(f.name, choices=choices, help=help_)
+            continue
         kw: dict[str, Any] = {"help": help_, "dest": f.name, "default": argparse.SUPPRESS}
         if tp is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
