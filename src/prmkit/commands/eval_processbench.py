@@ -64,6 +64,10 @@ class Config:
     """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
     batch_size: int | None = None
     """most solutions per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
+    critic_model: str | None = None
+    """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
+    critic_samples: int | None = None
+    """--prm critic:URL: critiques per solution, majority-voted (default 1, at temperature 0)"""
 
     def check(self) -> None:
         if not 0 < self.dev_fraction < 1:
@@ -178,6 +182,8 @@ def run(cfg: Config) -> dict:
         cfg.dtype,
         cfg.batch_size,
         max_tokens=cfg.max_tokens,
+        critic_model=cfg.critic_model,
+        critic_samples=cfg.critic_samples,
     )
     t0 = time.time()
     dev_thr = None

@@ -48,7 +48,7 @@ class Config:
     judge_api: Literal["chat", "completions"] = "chat"
     """judge: POST to /chat/completions or to /completions"""
     judge_template: str = ""
-    """judge: prompt template file with {problem}, {steps}, {n_steps} (default: a ProcessBench-style prompt)"""
+    """judge: `processbench` (the paper's critic prompt), or a prompt template file with {problem}, {steps} or {tagged_steps}, {n_steps} (default: a ProcessBench-style prompt over numbered steps)"""
     judge_temperature: float = 0.7
     """judge: sampling temperature of the judge's answers"""
     judge_max_tokens: int = 512

@@ -53,6 +53,10 @@ class Config(SearchSettings):
     """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
     prm_batch_size: int | None = None
     """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
+    critic_model: str | None = None
+    """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
+    critic_samples: int | None = None
+    """--prm critic:URL: critiques per solution, majority-voted (default 1, at temperature 0)"""
     progress: bool = True
     """show progress bars"""
     skip_invalid: bool = False
@@ -96,6 +100,8 @@ def run(cfg: Config) -> dict:
         cfg.prm_device,
         cfg.prm_dtype,
         cfg.prm_batch_size,
+        critic_model=cfg.critic_model,
+        critic_samples=cfg.critic_samples,
     )
     if cfg.in_ is not None:
         return run_rerank(cfg, scorer)

@@ -62,7 +62,9 @@ def build_context(job: LabelJob) -> LabelContext:
     opts = dict(job.options)
     if job.method == "consensus":
         opts["other"] = {s.id: s for s in read_jsonl(job.with_path, Sample.from_dict)}
-    if job.method == "judge" and job.judge_template:
+    if job.method == "judge" and job.judge_template in judge.TEMPLATES:
+        opts["judge_template_text"] = judge.TEMPLATES[job.judge_template]
+    elif job.method == "judge" and job.judge_template:
         p = Path(job.judge_template)
         if not p.is_file():
             raise InputError("no such template file", job.judge_template)

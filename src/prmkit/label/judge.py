@@ -1,7 +1,8 @@
 """LLM-as-judge step labels over any OpenAI-compatible endpoint.
 
 The judge reads the problem and the numbered steps (a prompt template from a file,
-placeholders {problem}, {steps}, {n_steps}) and names the first wrong step, as in
+placeholders {problem}, {steps}, {tagged_steps}, {n_steps}; or by name, TEMPLATES)
+and names the first wrong step, as in
 ProcessBench (Zheng et al. 2024, "ProcessBench: Identifying Process Errors in
 Mathematical Reasoning"): `\\boxed{i}` with i the 0-based step index, or -1 when every
 step is right. m answers are sampled per solution and the first error is their
@@ -12,6 +13,8 @@ majority vote (ties go to the earlier step; -1 counts as after every step):
 
 Answers that cannot be parsed abstain. A solution with no valid vote gets no labels
 (meta "label_error" says why) but is still written, so a rerun does not redo it.
+`critique` is the one implementation of this protocol; the critic PRM
+(`prmkit.prm.critic`) calls it too.
 """
 
 from __future__ import annotations
@@ -41,6 +44,24 @@ the problem's data, or a wrong conclusion). Reply with its index in \\boxed{}, f
 example \\boxed{2}. If every step is correct, reply \\boxed{-1}.
 """
 
+PROCESSBENCH_TEMPLATE = """The following is a math problem and a solution (split into paragraphs, enclosed with tags and indexed from 0):
+
+[Math Problem]
+
+{problem}
+
+[Solution]
+
+{tagged_steps}
+
+Your task is to review and critique the solution paragraph by paragraph. Once you identify an error in a paragraph, return the index of the paragraph where the earliest error occurs. Otherwise, return the index of -1 (which typically denotes "not found").
+
+Please put your final answer (i.e., the index) in \\boxed{}.
+"""
+"""ProcessBench's critic prompt (Zheng et al. 2024, its code/templates/critique_template.txt)."""
+
+TEMPLATES = {"default": DEFAULT_TEMPLATE, "processbench": PROCESSBENCH_TEMPLATE}
+
 _BOXED = re.compile(r"\\boxed\{\s*(-?\d+)\s*\}")
 _PHRASE = re.compile(
     r"(?:first|earliest)\s+(?:wrong|incorrect|erroneous)\s+step\s*(?:is|:)?\s*(?:step\s*)?(-?\d+)",
@@ -52,14 +73,23 @@ _NONE = re.compile(
 )
 
 
-def render_prompt(template: str, sample: Sample) -> str:
-    """Fill {problem}, {steps} (one 'Step i: text' per line) and {n_steps}; other braces stay."""
-    steps = "\n".join(f"Step {i}: {s}" for i, s in enumerate(sample.steps))
+def render(template: str, problem: str, steps: list[str]) -> str:
+    """Fill {problem}, {steps} (one 'Step i: text' per line), {tagged_steps} (each step
+    as `<paragraph_i>` text `</paragraph_i>`, as ProcessBench writes them) and
+    {n_steps}; other braces stay."""
+    numbered = "\n".join(f"Step {i}: {s}" for i, s in enumerate(steps))
+    tagged = "\n\n".join(f"<paragraph_{i}>\n{s}\n</paragraph_{i}>" for i, s in enumerate(steps))
     return (
-        template.replace("{problem}", sample.prompt)
-        .replace("{steps}", steps)
-        .replace("{n_steps}", str(len(sample.steps)))
+        template.replace("{problem}", problem)
+        .replace("{steps}", numbered)
+        .replace("{tagged_steps}", tagged)
+        .replace("{n_steps}", str(len(steps)))
     )
+
+
+def render_prompt(template: str, sample: Sample) -> str:
+    """`render` for a sample's prompt and steps."""
+    return render(template, sample.prompt, sample.steps)
 
 
 def parse_first_error(text: str, n_steps: int) -> int | None:
@@ -129,6 +159,16 @@ class JudgeClient:
             endpoint = self.url.rstrip("/") + path
             raise ConnectionError(f"judge endpoint {endpoint} failed: {e}") from None
 
+    def models(self) -> list[str]:
+        """The model ids the endpoint lists at GET /models."""
+        try:
+            listed = self._client().request("GET", "/models")
+        except (HTTPStatusError, Unreachable) as e:
+            raise ConnectionError(f"judge endpoint {self.url}/models failed: {e}") from None
+        return [
+            str(m["id"]) for m in (listed.get("data") or []) if isinstance(m, dict) and "id" in m
+        ]
+
     def sample(self, prompt: str, m: int) -> tuple[list[str], int, int]:
         """m answers to one prompt: (texts, completion tokens reported, requests made)."""
         texts, tokens, requests = [], 0, 0
@@ -174,32 +214,57 @@ def client_from(ctx: LabelContext) -> JudgeClient:
     )
 
 
-def judge_one(client: JudgeClient, template: str, s: Sample, m: int) -> Sample:
-    texts, tokens, requests = client.sample(render_prompt(template, s), m)
-    parsed = [parse_first_error(t, len(s.steps)) for t in texts]
+@dataclass
+class Verdict:
+    """A critic's answer on one solution: the majority first error (None: no valid
+    vote), the parsed votes, and what it cost."""
+
+    first_error: int | None
+    votes: list[int]
+    samples: int
+    unparsed: int
+    tokens: int
+    requests: int
+
+    @property
+    def agreement(self) -> float | None:
+        fe = self.first_error
+        return None if fe is None else self.votes.count(fe) / len(self.votes)
+
+
+def critique(client: JudgeClient, template: str, problem: str, steps: list[str], m: int) -> Verdict:
+    """Ask the critic m times for the earliest wrong step of `steps`; their majority."""
+    texts, tokens, requests = client.sample(render(template, problem, steps), m)
+    parsed = [parse_first_error(t, len(steps)) for t in texts]
     votes = [v for v in parsed if v is not None]
+    return Verdict(majority(votes), votes, len(texts), len(parsed) - len(votes), tokens, requests)
+
+
+def judge_one(client: JudgeClient, template: str, s: Sample, m: int) -> Sample:
+    v = critique(client, template, s.prompt, s.steps, m)
     prov = {
         "method": "judge",
         "k": m,
-        "rollouts": len(texts),
-        "tokens": tokens,
+        "rollouts": v.samples,
+        "tokens": v.tokens,
         "model": client.model,
         "api": client.api,
-        "votes": votes,
-        "unparsed": len(parsed) - len(votes),
-        "requests": requests,
+        "votes": v.votes,
+        "unparsed": v.unparsed,
+        "requests": v.requests,
     }
-    fe = majority(votes)
-    if fe is None:
+    if v.first_error is None:
         return dataclasses.replace(
             s,
             labels=None,
             meta=s.meta
             | {"label_error": f"judge gave no parsable answer in {m} samples", "judge": prov},
         )
-    agree = votes.count(fe) / len(votes)
     return with_labels(
-        s, hard_from_first_error(fe, len(s.steps)), None, prov | {"agreement": round(agree, 4)}
+        s,
+        hard_from_first_error(v.first_error, len(s.steps)),
+        None,
+        prov | {"agreement": round(v.agreement, 4)},
     )
 
 

@@ -89,12 +89,20 @@ def load_scorer(
     (its step checker, each step on its own), "rule:WORLD" / "local-rule:WORLD" (the
     world named, overriding `world`), a trained PRM's folder, or a published PRM's
     folder or hub id (`prmkit.prm.published`; `prm_format` names its format, else it
-    is detected). device, dtype, batch_size and `kw` (max_tokens): where and how a
+    is detected), or "critic:URL", a generative critic behind an OpenAI-compatible
+    endpoint (`prmkit.prm.critic`; `kw` critic_model, critic_samples). device, dtype, batch_size and `kw` (max_tokens): where and how a
     model PRM runs (see `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search, eval, score and the reward server share. Trained
     PRMs are imported only when asked for, so the rule PRMs load without model code.
     """
+    critic = {k: kw.pop(k) for k in ("critic_model", "critic_samples") if k in kw}
+    if spec.startswith("critic:"):
+        from prmkit.prm.critic import load_critic
+
+        return load_critic(spec, critic.get("critic_model"), critic.get("critic_samples"))
+    if any(v is not None for v in critic.values()):
+        raise InputError("--critic-model and --critic-samples apply to --prm critic:URL only", spec)
     name, _, named_world = spec.partition(":")
     if name in RULE_PRMS:
         try:

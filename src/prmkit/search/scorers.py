@@ -51,7 +51,9 @@ class NoisyRulePRM:
         return out
 
 
-def load_scorer(spec: str | None, world: str = "arithmetic", *model_options) -> StepScorer | None:
+def load_scorer(
+    spec: str | None, world: str = "arithmetic", *model_options, **kw
+) -> StepScorer | None:
     """A StepScorer from `--prm`: rule, local-rule, noisy-rule[:SIGMA[:SEED]], or a PRM's
     directory (`model_options`: prm_format, device, dtype, batch_size, as
     `prmkit.prm.base.load_scorer` takes them). None gives None (methods that need no PRM)."""
@@ -69,4 +71,4 @@ def load_scorer(spec: str | None, world: str = "arithmetic", *model_options) -> 
         if len(args) > 2 or sigma < 0:
             raise InputError(f"--prm {spec}: expected {name}:SIGMA[:SEED] with SIGMA >= 0")
         return NoisyRulePRM(sigma, seed=seed, world=world)
-    return load_rule_or_trained(spec, world, *model_options)
+    return load_rule_or_trained(spec, world, *model_options, **kw)
