@@ -11,6 +11,9 @@ quality and listed model by model (weakest first), as files collected per model 
             the calculator check cannot see, the commonest kind in real solutions)
 - cut:      the solution stops before its final answer (ran out of tokens)
 
+Each model states its final answer in its own way (`#### x`, `The answer is x.`,
+`\\boxed{x}`, `A: x`), as real models do.
+
     python benchmarks/rerank_candidates.py --gsm8k GSM8K_TEST.jsonl --problems 300 --out cands.jsonl
     prmkit search --in cands.jsonl --method bon --prm rule:gsm8k --world gsm8k --n 4 --out bon.jsonl
 
@@ -30,6 +33,13 @@ MODELS = {
     "model-b": (0.40, 0.25, 0.30, 0.05),
     "model-c": (0.55, 0.20, 0.22, 0.03),
     "model-d": (0.70, 0.12, 0.16, 0.02),
+}
+# how each model states its final answer (the gsm8k world reads all four)
+STYLES = {
+    "model-a": "#### {}",
+    "model-b": "The answer is {}.",
+    "model-c": "So the final answer is $\\boxed{{{}}}$.",
+    "model-d": "A: {}",
 }
 KINDS = ("correct", "calc", "logic", "cut")
 _ANN = re.compile(r"<<([^<>]*)=([^<>=]*)>>(\S*)")
@@ -84,6 +94,8 @@ def candidates(record: dict, pid: str, rng: random.Random) -> list[dict]:
         steps = corrupt(lines, final, kind, rng) if final is not None else None
         if steps is None:  # no annotation to slip: a reasoning error instead
             kind, steps = "logic", corrupt(lines, final or 0.0, "logic", rng)
+        if steps and kind != "cut":
+            steps = steps[:-1] + [STYLES[model].format(steps[-1][4:].strip())]
         out.append(
             {
                 "id": f"{pid}-{model}",

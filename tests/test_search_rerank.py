@@ -164,3 +164,12 @@ def test_rerank_refuses_flags_it_would_ignore(tmp_path, capsys, extra, says):
 def test_search_without_in_or_policy_is_refused(tmp_path, capsys):
     code, _, err = run_cli(["search", "--method", "vote", "--out", tmp_path / "o"], capsys)
     assert code == 2 and "--policy and --problems" in err
+
+
+def test_rerank_reads_real_answer_formats():
+    """Four ways of stating 7 are one answer to vote on; 12 twice does not outvote them."""
+    ends = ["#### 7", "The answer is 7.", "So the answer is $\\boxed{7}$.", "A: 7"]
+    rows = [sample("f", k, [GOOD[0], end]) for k, end in enumerate(ends)]
+    rows += [sample("f", 4 + k, LOGIC) for k in range(2)]
+    (rec,), _ = rerank("vote", rows, None, n=6, world="gsm8k", seed=0)
+    assert rec.answer == "7" and rec.correct and rec.meta["vote_expected"] == 1.0
