@@ -276,3 +276,12 @@ def test_world_auto_reads_free_text_and_a_named_world_wins(tmp_path, capsys):
         ["eval", "processbench", "--prm", "rule", "--world", "arithmetic", "--data", path], capsys
     )
     assert code == 2 and "not an arithmetic-world prompt" in err
+
+
+def test_score_in_chunks_equals_one_call():
+    from prmkit.prm.base import LocalRulePRM, score_in_chunks
+
+    recs = _processbench_records(30)
+    items = [(r["problem"], r["steps"]) for r in recs]
+    prm = LocalRulePRM("arithmetic")
+    assert score_in_chunks(prm, items, chunk=7) == prm.score(items)

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tqdm import tqdm
-
 from prmkit.data import InputError, Sample, write_jsonl
 from prmkit.data.converters import read_samples, report_skipped
 from prmkit.data.formats import sample_labels
@@ -22,10 +20,8 @@ from prmkit.evaluate.report_processbench import (
     position_counts,
     write_report,
 )
-from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer
+from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer, score_in_chunks
 from prmkit.worlds import WORLDS, guess_world
-
-SCORE_CHUNK = 256  # solutions per scoring call: the progress bar's step
 
 
 @dataclass
@@ -111,19 +107,13 @@ def pick_world(name: str, samples: list[Sample]) -> str:
 def score_samples(
     prm, samples: list[Sample], path: str, desc: str = "", progress: bool = False
 ) -> list[list[float]]:
-    """Step scores of every sample, in chunks under a progress bar on stderr."""
-    out: list[list[float]] = []
-    bar = tqdm(total=len(samples), desc=desc or "scoring", unit="sol", disable=not progress)
+    """Step scores of every sample, in chunks under a progress bar on stderr; a
+    solution the PRM cannot read is an InputError naming the file."""
+    items = [(s.prompt, s.steps) for s in samples]
     try:
-        for i in range(0, len(samples), SCORE_CHUNK):
-            chunk = samples[i : i + SCORE_CHUNK]
-            out += prm.score([(s.prompt, s.steps) for s in chunk])
-            bar.update(len(chunk))
+        return score_in_chunks(prm, items, desc or "scoring", progress)
     except ValueError as e:
         raise InputError(str(e), path) from None
-    finally:
-        bar.close()
-    return out
 
 
 def evaluate_split(prm, name: str, data: list[Sample], path: str, cfg: Config, dev_thr):

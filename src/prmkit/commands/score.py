@@ -9,7 +9,7 @@ from typing import Literal
 from prmkit.data import InputError
 from prmkit.data.converters import iter_samples, report_skipped
 from prmkit.data.jsonl import write_jsonl
-from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer
+from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer, score_in_chunks
 from prmkit.worlds import WORLDS, guess_world
 
 
@@ -27,6 +27,8 @@ class Config:
     """the world whose checker a rule PRM uses; auto: a sample's meta.world, else arithmetic for arithmetic-world prompts, else gsm8k (free text). A world named in --prm wins"""
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
+    progress: bool = True
+    """show a progress bar (stderr)"""
     prm_format: PRMFormat | None = None
     """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
     device: str | None = None
@@ -80,7 +82,8 @@ def run(cfg: Config) -> dict:
     )
     t0 = time.time()
     try:
-        scores = prm.score([(s.prompt, s.steps) for s in samples])
+        items = [(s.prompt, s.steps) for s in samples]
+        scores = score_in_chunks(prm, items, "score", cfg.progress)
     except ValueError as e:
         raise InputError(str(e), cfg.in_) from None
     secs = time.time() - t0

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Literal, Protocol
 
+from tqdm import tqdm
+
 from prmkit.data import InputError
 from prmkit.worlds import get_world
 
@@ -63,6 +65,23 @@ class LocalRulePRM:
             [0.0 if why else 1.0 for why in self.world.local_errors(prompt, steps)]
             for prompt, steps in items
         ]
+
+
+def score_in_chunks(
+    scorer: StepScorer,
+    items: list[tuple[str, list[str]]],
+    desc: str = "scoring",
+    progress: bool = False,
+    chunk: int = 256,
+) -> list[list[float]]:
+    """`scorer.score(items)` in chunks of `chunk` solutions under a progress bar on
+    stderr; the same scores as one call (a model PRM batches within each chunk)."""
+    out: list[list[float]] = []
+    with tqdm(total=len(items), desc=desc, unit="sol", disable=not progress) as bar:
+        for i in range(0, len(items), chunk):
+            out += scorer.score(items[i : i + chunk])
+            bar.update(len(items[i : i + chunk]))
+    return out
 
 
 RULE_PRMS = {"rule": RulePRM, "local-rule": LocalRulePRM}
