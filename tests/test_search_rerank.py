@@ -173,3 +173,18 @@ def test_rerank_reads_real_answer_formats():
     rows += [sample("f", 4 + k, LOGIC) for k in range(2)]
     (rec,), _ = rerank("vote", rows, None, n=6, world="gsm8k", seed=0)
     assert rec.answer == "7" and rec.correct and rec.meta["vote_expected"] == 1.0
+
+
+def test_rerank_free_text_steps_and_uneven_groups(tmp_path, capsys):
+    """Steps holding newlines (real solutions) are scored; a problem with fewer
+    candidates than a curve size uses all it has, so the curve ends at the expectation."""
+    multi = ["Tom has 3 apples.\nHe buys 4: 3 + 4 = <<3+4=7>>7.", "The answer is 7."]
+    rows = [sample("m", 0, multi), sample("m", 1, LOGIC), sample("m", 2, GOOD)]
+    rows += [sample("one", 0, LOGIC)]
+    path = write(tmp_path / "c.jsonl", rows)
+    args = ["search", "--in", path, "--method", "bon", "--prm", "rule:gsm8k", "--world", "gsm8k"]
+    code, out, err = run_cli([*args, "--n", 4, "--out", tmp_path / "o.jsonl"], capsys)
+    assert code == 0, err
+    s = last_json(out)
+    assert set(s["curve"]) == {"1", "2", "4"} and s["curve"]["4"] == s["expected_accuracy"]
+    assert s["expected_accuracy"] == round((2 / 3 + 0) / 2, 4) and s["prm_tokens"] > 0

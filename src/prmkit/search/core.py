@@ -153,7 +153,16 @@ def prm_input_tokens(scorer: StepScorer, items: list[tuple[str, list[str]]]) -> 
             return [len(encode(p, list(s)).input_ids) for p, s in items]
         except (AttributeError, TypeError):
             pass
-    return [len(render(p, s)) for p, s in items]
+    return [_chars(p, s) for p, s in items]
+
+
+def _chars(prompt: str, steps: list[str]) -> int:
+    """Characters of the rendered prompt and steps; of the raw texts when a step holds
+    the step separator (free-text solutions do), which `render` refuses."""
+    try:
+        return len(render(prompt, steps))
+    except ValueError:
+        return len(prompt) + sum(len(s) + 1 for s in steps)
 
 
 def score_items(

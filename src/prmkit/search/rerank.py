@@ -103,18 +103,19 @@ def expected(method: str, g: Group, idx: list[int]) -> float:
     return sum(p for p, i in zip(probs, idx) if g.correct[i])
 
 
-def group_curve(method: str, g: Group, draws: int, rng: random.Random) -> dict:
-    """{k: {"accuracy", "tokens", "prm_tokens"}} for k = 1, 2, 4, ..., N: the expected
-    accuracy over random k-subsets of the candidates (all of them at k = N)."""
+def group_curve(method: str, g: Group, draws: int, rng: random.Random, up_to: int) -> dict:
+    """{k: {"accuracy", "tokens", "prm_tokens"}} for k = 1, 2, 4, ..., up_to: the
+    expected accuracy over random k-subsets of the candidates; all of them when k is at
+    least their number (a problem with fewer candidates uses all it has)."""
     n = len(g.samples)
     tokens = [int(s.meta.get("n_tokens", 0) or 0) for s in g.samples]
     per_prm = 0.0 if method == "vote" else g.prm_tokens / n
     out = {}
-    for k in curve_sizes(n):
-        subsets = [list(range(n))] if k == n else [rng.sample(range(n), k) for _ in range(draws)]
+    for k in curve_sizes(up_to):
+        subsets = [list(range(n))] if k >= n else [rng.sample(range(n), k) for _ in range(draws)]
         acc = sum(expected(method, g, sub) for sub in subsets) / len(subsets)
         tok = sum(sum(tokens[i] for i in sub) for sub in subsets) / len(subsets)
-        out[str(k)] = {"accuracy": acc, "tokens": tok, "prm_tokens": per_prm * k}
+        out[str(k)] = {"accuracy": acc, "tokens": tok, "prm_tokens": per_prm * min(k, n)}
     return out
 
 
@@ -126,6 +127,7 @@ def rerank_group(
     seed: int,
     curve_draws: int = 0,
     tie_break: str = "random",
+    up_to: int | None = None,
 ) -> SearchRecord:
     """Choose one candidate of `g`, ties by a seeded random permutation (tie_break
     "random") or by file order ("first"), beside the baselines."""
@@ -148,7 +150,7 @@ def rerank_group(
         tokens=sum(int(s.meta.get("n_tokens", 0) or 0) for s in g.samples),
         prm_tokens=0 if method == "vote" else g.prm_tokens,
         candidates=n,
-        curve=group_curve(method, g, curve_draws, rng) if curve_draws else None,
+        curve=group_curve(method, g, curve_draws, rng, up_to or n) if curve_draws else None,
         meta={
             "candidate_id": x.id,
             "expected_correct": round(expected(method, g, everyone), 6),
@@ -186,7 +188,9 @@ def rerank(
         score_groups(scorer, groups, agg, chunk, progress)
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break must be one of {TIE_BREAKS}")
-    records = [rerank_group(method, g, scorer, agg, seed, curve_draws, tie_break) for g in groups]
+    records = [
+        rerank_group(method, g, scorer, agg, seed, curve_draws, tie_break, n) for g in groups
+    ]
     return records, time.perf_counter() - t0
 
 
