@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prmkit.label.engine import NEEDS_POLICY, LabelJob, run_labeling
+from prmkit.label.perturb import MISTAKES
 from prmkit.worlds import WORLDS
 
 
 @dataclass
 class Config:
-    method: Literal["mc", "omega", "progress", "verify", "judge", "consensus"]
-    """labeling method: mc (Math-Shepherd), omega (OmegaPRM binary search), progress (Setlur et al. advantages), verify (the world's rule verifier), judge (an LLM over an OpenAI-compatible endpoint), consensus (keep steps where --in and --with agree)"""
+    method: Literal["mc", "omega", "progress", "verify", "judge", "consensus", "perturb"]
+    """labeling method: mc (Math-Shepherd), omega (OmegaPRM binary search), progress (Setlur et al. advantages), verify (the world's rule verifier), judge (an LLM over an OpenAI-compatible endpoint), consensus (keep steps where --in and --with agree), perturb (one controlled mistake injected into a correct GSM8K reference, docs/label-perturb.md)"""
     in_: str
-    """samples to label (JSONL from `prmkit sample`; for consensus: the first label set)"""
+    """samples to label (JSONL from `prmkit sample`; for consensus: the first label set; for perturb: GSM8K records with calculator annotations)"""
     out: str
     """labeled samples (JSONL); an existing file is resumed: its ids are skipped"""
     policy: str = ""
@@ -61,6 +62,10 @@ class Config:
     """judge: retries of a failed request (429, 5xx, connection errors), with backoff"""
     judge_concurrency: int = 4
     """judge: requests in flight at once"""
+    perturb_correct: float = 0.4
+    """perturb: fraction of references kept correct (the rest get one mistake each)"""
+    perturb_mistakes: str = "arithmetic,copy,operation,skip,early,unit"
+    """perturb: comma-separated mistake kinds to draw from (each tried in a random order)"""
     engine: Literal["local", "ray"] = "local"
     """local: this process; ray: chunks spread over Ray workers (pip install 'prmkit[ray]')"""
     address: str = ""
@@ -89,12 +94,22 @@ class Config:
             raise ValueError("--top-p must lie in (0, 1]")
         if self.num_cpus < 0:
             raise ValueError("--num-cpus must be 0 or more")
+        if not 0 <= self.perturb_correct <= 1:
+            raise ValueError("--perturb-correct must lie in [0, 1]")
+        bad = set(self.mistake_kinds()) - set(MISTAKES)
+        if bad or not self.mistake_kinds():
+            raise ValueError(f"--perturb-mistakes takes kinds from {', '.join(MISTAKES)}")
+
+    def mistake_kinds(self) -> list[str]:
+        return [k.strip() for k in self.perturb_mistakes.split(",") if k.strip()]
 
     def job(self) -> LabelJob:
         opts = {
             "omega_after": self.omega_after,
             "omega_early_stop": self.omega_early_stop,
             "consensus_mode": self.consensus_mode,
+            "perturb_correct": self.perturb_correct,
+            "perturb_mistakes": self.mistake_kinds(),
         }
         opts |= {
             k: getattr(self, k)

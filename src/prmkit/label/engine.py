@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from prmkit.data import InputError, Sample, append_jsonl, iter_jsonl, read_jsonl, write_jsonl
 from prmkit.data.converters import iter_records, report_skipped
-from prmkit.label import consensus, judge, mc, omega, progress, verify
+from prmkit.label import consensus, judge, mc, omega, perturb, progress, verify
 from prmkit.label.base import ItemError, LabelContext, Settings
 from prmkit.models.steps import render
 
@@ -36,7 +36,10 @@ METHODS: dict[str, Callable[[list[Sample], LabelContext], list[Sample]]] = {
     "verify": verify.label,
     "judge": judge.label,
     "consensus": consensus.label,
+    "perturb": perturb.label,
 }
+INPUTS = {"perturb": perturb.reference_sample}
+"""Methods whose input records are not prmkit samples: method -> parse(record, index)."""
 NEEDS_POLICY = {"mc", "omega", "progress"}
 # Settings that change an item's labels: a resumed output must have been made with the same.
 _RESUME_KEYS = ("k", "seed", "temperature", "max_new_tokens")
@@ -83,14 +86,15 @@ def _line_numbers(path: Path) -> list[int]:
 
 
 def read_items(
-    path: str, invalid: list[InputError] | None = None
+    path: str, invalid: list[InputError] | None = None, method: str = ""
 ) -> tuple[list[Sample], dict[str, int]]:
     """The input samples and each id's line; a repeated id is an error at its line.
-    With `invalid` (a list), a malformed line is appended to it and skipped."""
+    With `invalid` (a list), a malformed line is appended to it and skipped. A method
+    in INPUTS reads its own records (perturb: GSM8K references)."""
     samples, lines = [], []
-    for ln, obj in iter_records(path, invalid):
+    for n, (ln, obj) in enumerate(iter_records(path, invalid)):
         try:
-            samples.append(Sample.from_dict(obj))
+            samples.append(INPUTS[method](obj, n) if method in INPUTS else Sample.from_dict(obj))
             lines.append(ln)
         except (ValueError, TypeError, KeyError) as e:
             if invalid is None:
@@ -163,8 +167,8 @@ def scan_output(path: str, job: LabelJob) -> dict[str, dict]:
                 ln,
             )
         prov = (d.get("labels") or {}).get("provenance") or {}
-        if job.method in NEEDS_POLICY:
-            for key in _RESUME_KEYS:
+        if job.method in NEEDS_POLICY | {"perturb"}:
+            for key in _RESUME_KEYS if job.method in NEEDS_POLICY else ("seed",):
                 if key in prov and prov[key] != getattr(job, key):
                     raise InputError(
                         f"was labeled with {key}={prov[key]}, this run has {key}={getattr(job, key)}: choose another --out",
@@ -342,7 +346,7 @@ def run_labeling(
     if Path(out_path).resolve() == Path(in_path).resolve():
         raise InputError("--out must differ from --in (the output is appended to)", out_path)
     invalid = [] if skip_invalid else None
-    samples, where = read_items(in_path, invalid)
+    samples, where = read_items(in_path, invalid, job.method)
     skipped = report_skipped(invalid)
     done = scan_output(out_path, job)
     todo = [s for s in samples if s.id not in done]
