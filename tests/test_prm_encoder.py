@@ -180,3 +180,21 @@ def test_real_minilm_offline_one_pass_equals_per_prefix():
     assert torch.allclose(
         _flat(EncoderScorer(m).score(items)), _flat(score_prefixes(m, items)), atol=1e-5
     )
+
+
+def test_frozen_encoder_head_training_matches_the_scorer(bert_dir, samples):
+    from prmkit.prm.encoder_train import head_scores, tag_features, train_encoder_head
+
+    m = EncoderStepModel.from_pretrained(str(bert_dir), train_layers=0, context=4)
+    m.window = 24  # windows are encoded and read like the scorer's
+    enc_before = [p.detach().clone() for p in m.encoder.parameters()]
+    log = train_encoder_head(
+        m, samples[:24], TrainSettings(steps=80, batch_size=8, lr=0.1, warmup=3), progress=False
+    )
+    assert log["loss_last"] < log["loss_first"] - 0.02 and log["tensors_changed"].startswith("2/2")
+    assert all(torch.equal(a, b) for a, b in zip(enc_before, m.encoder.parameters()))
+    items = [(s.prompt, s.steps) for s in samples[:8]]
+    f = tag_features(m, [(p, st, None) for p, st in items])
+    assert torch.allclose(
+        _flat(head_scores(m.head, f, len(items))), _flat(EncoderScorer(m).score(items)), atol=1e-5
+    )
