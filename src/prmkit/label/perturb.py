@@ -91,6 +91,11 @@ def rewrite(step: str, m: re.Match, expr: str, result: float, old_expr: str) -> 
     if old_expr.strip() and old_expr.strip() in before:
         i = before.rfind(old_expr.strip())
         before = before[:i] + expr.strip() + before[i + len(old_expr.strip()) :]
+    elif old_expr.strip():  # written differently ("2*$500"): swap the changed numbers
+        for a, b in zip(_NUM.findall(old_expr), _NUM.findall(expr)):
+            hits = [x for x in _NUM.finditer(before) if x.group() == a]
+            if a != b and hits:
+                before = before[: hits[-1].start()] + b + before[hits[-1].end() :]
     return before + f"<<{expr}={fmt(result)}>>" + after
 
 
