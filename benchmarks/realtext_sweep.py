@@ -34,7 +34,7 @@ def features(model, name: str, samples, cache: Path):
     """Tag states of these samples (targets: their hard labels), cached as NAME.pt."""
     path = cache / f"{name}.pt"
     if path.exists():
-        return torch.load(path)
+        return torch.load(path, weights_only=False)  # our own cache
     t0 = time.time()
     items = [(s.prompt, s.steps, step_targets(s)) for s in samples]
     f = tag_features(model, items, progress=True)
@@ -85,6 +85,7 @@ def main() -> None:
         default=100,
         help="first N solutions of math, olympiadbench, omnimath (gsm8k: all)",
     )
+    ap.add_argument("--gsm8k-n", type=int, default=0, help="first N gsm8k solutions (0: all)")
     ap.add_argument("--eval", nargs="+", default=["gsm8k"], help="held-out splits to score")
     ap.add_argument("--sources", nargs="+", default=["perturb", "loso", "both"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -106,7 +107,7 @@ def main() -> None:
     data = {"perturb": read_samples(a.perturb)[: a.perturb_n]}
     for sp in SPLITS:
         s = read_samples(Path(a.processbench) / f"{sp}.json")
-        data[sp] = s if sp == "gsm8k" else s[: a.pb_n]
+        data[sp] = (s[: a.gsm8k_n] if a.gsm8k_n else s) if sp == "gsm8k" else s[: a.pb_n]
     names = ["perturb", "gsm8k"] + [sp for sp in SPLITS[1:]]
     if "loso" not in a.sources and "both" not in a.sources:
         names = ["perturb"] + list(a.eval)
@@ -181,11 +182,16 @@ def plot(rows, path) -> None:
         for src in sorted({r["source"] for r in rows}):
             pts = [r for r in rows if r["eval"] == ev and r["source"] == src]
             steps = sorted({r["steps"] for r in pts})
-            f1 = [[r["f1_05"] for r in pts if r["steps"] == s] for s in steps]
+            f1 = [
+                [r["f1_05"] for r in pts if r["steps"] == s and r["f1_05"] == r["f1_05"]]
+                for s in steps
+            ]
+            steps, f1 = [s for s, v in zip(steps, f1) if v], [v for v in f1 if v]  # no NaN
             mean = [sum(v) / len(v) for v in f1]
             ax.plot(steps, mean, marker="o", label=src)
             ax.fill_between(steps, [min(v) for v in f1], [max(v) for v in f1], alpha=0.2)
-        ax.set_xscale("log")
+        if any(line.get_xdata().size for line in ax.get_lines()):
+            ax.set_xscale("log")
         ax.set_xlabel("head training steps")
         ax.set_ylabel("ProcessBench F1 (threshold 0.5)")
         ax.set_title(f"held out: {ev}")
