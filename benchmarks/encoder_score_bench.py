@@ -37,6 +37,14 @@ def main() -> None:
     else:
         model = load_prm(a.prm).model
     items = [(s.prompt, s.steps) for s in read_samples(a.data)[: a.limit]]
+    EncoderScorer(model).score(items[:2])  # warm-up: thread pools, allocator
+    tokens_one = sum(len(t.input_ids) for p, st in items for t in model.windows(p, st))
+    tokens_ref = sum(
+        len(t.input_ids)
+        for p, st in items
+        for k in range(len(st))
+        for t in model.windows(p, st[: k + 1])
+    )
     t0 = time.time()
     one = EncoderScorer(model).score(items)
     t_one = time.time() - t0
@@ -54,6 +62,8 @@ def main() -> None:
                 "one_pass_s": round(t_one, 2),
                 "per_prefix_s": round(t_ref, 2),
                 "speedup": round(t_ref / t_one, 2),
+                "tokens_one_pass": tokens_one,
+                "tokens_per_prefix": tokens_ref,
                 "max_abs_diff": float(f"{diff:.2e}"),
                 "threads": a.threads,
             }

@@ -23,31 +23,10 @@ from pathlib import Path
 
 import torch
 
-from prmkit.commands.eval_processbench import in_dev, true_first_error
+from prmkit.commands.demo_real import figures
+from prmkit.commands.eval_processbench import true_first_error
 from prmkit.data.converters import read_samples
-from prmkit.evaluate.processbench import auroc, evaluate_scores, select_threshold
 from prmkit.prm.scoring import load_prm
-
-
-def figures(scores: list[list[float]], samples, seed: int = 0) -> dict:
-    truth = [true_first_error(s) for s in samples]
-    dev = [in_dev(s.problem_id, 0.3, seed) for s in samples]
-    pick = lambda xs, want: [x for x, d in zip(xs, dev) if d == want]  # noqa: E731
-    thr = select_threshold(pick(scores, True), pick(truth, True))
-    at05 = evaluate_scores(scores, truth, 0.5)
-    at_dev = evaluate_scores(pick(scores, False), pick(truth, False), thr)
-    known = [(min(sc) if sc else 1.0, s.correct) for sc, s in zip(scores, samples)]
-    known = [(a, c) for a, c in known if c is not None]
-    return {
-        "f1_05": round(100 * at05["f1"], 1),
-        "acc_error_05": round(100 * at05["acc_error"], 1),
-        "acc_correct_05": round(100 * at05["acc_correct"], 1),
-        "f1_dev": round(100 * at_dev["f1"], 1),
-        "threshold_dev": round(thr, 4),
-        "auroc_step": round(at05["auroc"], 4),
-        "auroc_solution": round(auroc([a for a, _ in known], [c for _, c in known]), 4),
-        "n": len(samples),
-    }
 
 
 def main() -> None:

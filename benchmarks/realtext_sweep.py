@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import torch
-from prm_realtext import figures
 
+from prmkit.commands.demo_real import figures
 from prmkit.data.converters import read_samples
 from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.encoder_train import head_scores, tag_features, train_head

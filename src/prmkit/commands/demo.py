@@ -32,6 +32,18 @@ class Config:
     """random seed for every stage"""
     progress: bool = True
     """show progress bars"""
+    real: bool = False
+    """the real-text track instead: perturbation labels on GSM8K, an all-MiniLM-L6-v2 encoder PRM, ProcessBench gsm8k (docs/prm-realtext.md); needs --gsm8k and --processbench"""
+    gsm8k: str = ""
+    """--real: GSM8K train JSONL (question, answer with calculator annotations)"""
+    processbench: str = ""
+    """--real: ProcessBench's gsm8k.json"""
+    init: str = "minilm"
+    """--real: the encoder (minilm, or a local BERT-style folder)"""
+
+    def check(self) -> None:
+        if not self.real and (self.gsm8k or self.processbench or self.init != "minilm"):
+            raise ValueError("--gsm8k, --processbench and --init belong to --real")
 
 
 @dataclass
@@ -142,6 +154,10 @@ STAGES = [stage_world, stage_policy, stage_sample, stage_label, stage_prm, stage
 
 
 def run(cfg: Config) -> dict:
+    if cfg.real:
+        from prmkit.commands.demo_real import run_real
+
+        return run_real(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(out, cfg.quick, cfg.seed, cfg.progress)
