@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from prmkit.commands.demo_real import figures
+from prmkit.commands.eval_processbench import true_first_error
 from prmkit.data.converters import read_samples
 from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.encoder_train import head_scores, tag_features, train_head
@@ -95,6 +96,11 @@ def main() -> None:
     ap.add_argument("--cache", required=True, help="folder for the encoded tag states")
     ap.add_argument("--out", required=True, help="results JSON")
     ap.add_argument("--plot", default="", help="PNG: F1 (threshold 0.5) against head steps")
+    ap.add_argument(
+        "--scores",
+        default="",
+        help="per-solution scores of seed 0's final head (JSONL per source and split)",
+    )
     ap.add_argument("--save", default="", help="save the final PRM of seed 0 per source here")
     ap.add_argument("--verify", type=int, default=20, help="check N gsm8k scores via load_prm")
     ap.add_argument("--encode-only", action="store_true", help="encode and cache, then stop")
@@ -150,6 +156,14 @@ def main() -> None:
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     done = total
+                if a.scores and seed == a.seeds[0]:
+                    d = Path(a.scores)
+                    d.mkdir(parents=True, exist_ok=True)
+                    with open(d / f"{src}_s{seed}__{ev}.jsonl", "w") as fh:
+                        for smp, scs in zip(test, sc):
+                            rec = {"id": smp.id, "scores": [round(v, 4) for v in scs]}
+                            rec |= {"label": true_first_error(smp), "correct": smp.correct}
+                            fh.write(json.dumps(rec) + "\n")
                 if a.save and seed == a.seeds[0] and ev == a.eval[0]:
                     model.head.load_state_dict(head.state_dict())
                     d = Path(a.save) / f"{src}_s{seed}"
