@@ -86,6 +86,12 @@ def main() -> None:
         default=100,
         help="first N solutions of math, olympiadbench, omnimath (gsm8k: all)",
     )
+    ap.add_argument(
+        "--pb-correct",
+        type=int,
+        default=30,
+        help="first N correct solutions of math, olympiadbench, omnimath",
+    )
     ap.add_argument("--gsm8k-n", type=int, default=0, help="first N gsm8k solutions (0: all)")
     ap.add_argument("--eval", nargs="+", default=["gsm8k"], help="held-out splits to score")
     ap.add_argument("--sources", nargs="+", default=["perturb", "loso", "both"])
@@ -113,11 +119,23 @@ def main() -> None:
     data = {"perturb": read_samples(a.perturb)[: a.perturb_n]}
     for sp in SPLITS:
         s = read_samples(Path(a.processbench) / f"{sp}.json")
-        data[sp] = (s[: a.gsm8k_n] if a.gsm8k_n else s) if sp == "gsm8k" else s[: a.pb_n]
-    names = ["perturb", "gsm8k"] + [sp for sp in SPLITS[1:]]
+        if sp == "gsm8k":
+            data[sp] = s[: a.gsm8k_n] if a.gsm8k_n else s
+        else:  # the files list erroneous solutions first: take some of each
+            data[sp + ":err"] = [x for x in s if x.first_error >= 0][: a.pb_n]
+            data[sp + ":ok"] = [x for x in s if x.first_error < 0][: a.pb_correct]
+    names = [n for n in data if n != "perturb"]
     if "loso" not in a.sources and "both" not in a.sources:
-        names = ["perturb"] + list(a.eval)
-    enc = {n: features(model, f"{n}_{len(data[n])}", data[n], cache) for n in names}
+        names = [n for n in names if n.split(":")[0] in a.eval]
+    enc = {"perturb": features(model, f"perturb_{len(data['perturb'])}", data["perturb"], cache)}
+    for n in names:
+        tag = n.replace(":err", "").replace(":ok", "_correct")
+        enc[n] = features(model, f"{tag}_{len(data[n])}", data[n], cache)
+    for sp in SPLITS[1:]:  # one feature set and one sample list per split
+        if sp + ":err" in enc:
+            parts = [(enc[sp + k]["f"], len(data[sp + k])) for k in (":err", ":ok")]
+            enc[sp] = {"f": concat(parts)}
+            data[sp] = data[sp + ":err"] + data[sp + ":ok"]
     if a.encode_only:
         return
     rows = []
@@ -177,6 +195,7 @@ def main() -> None:
     timing = {
         n: {k: round(v, 1) if isinstance(v, float) else v for k, v in e.items() if k != "f"}
         for n, e in enc.items()
+        if "seconds" in e
     }
     Path(a.out).write_text(json.dumps({"rows": rows, "encode": timing}, indent=1) + "\n")
     if a.plot:
