@@ -90,7 +90,8 @@ def run_real(cfg) -> dict:
     )
     secs["encode_train"] = round(time.time() - ts, 1)
     test = read_samples(cfg.processbench)
-    test = test[:n_eval] if n_eval else test
+    if n_eval:  # a spread over the file: ProcessBench lists erroneous solutions first
+        test = test[:: max(1, len(test) // n_eval)][:n_eval]
     ts = time.time()
     f_test = tag_features(model, [(s.prompt, s.steps, None) for s in test], progress=cfg.progress)
     secs["encode_eval"] = round(time.time() - ts, 1)
