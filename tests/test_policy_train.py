@@ -58,3 +58,37 @@ def test_sft_loss_falls_and_weights_change():
     after = policy.model.state_dict()["blocks.0.qkv.weight"]
     assert log["loss_last"] < 0.85 * log["loss_first"]
     assert not torch.allclose(before, after)
+
+
+def test_batch_holds_drill_rows_at_the_drill_fraction():
+    from prmkit.models.policy_train import sft_batch
+
+    tok = CharTokenizer()
+    prompts = [p["prompt"] for p in arithmetic.generate(50, seed=0)]
+    s = SFTSettings(batch_size=16, drill_fraction=0.25)
+    ex = sft_batch(tok, prompts, random.Random(0), s, max_len=160)
+    drills = [ids for ids, start in ex if start == 1]
+    assert len(ex) == 16 and len(drills) == 4
+    assert all(len(ids) <= 160 and tok.eos_id not in ids for ids in drills)
+    text = tok.decode(drills[0][1:])
+    assert "Answer" not in text and text.count("=") >= 5
+    no_drill = sft_batch(
+        tok, prompts, random.Random(0), SFTSettings(batch_size=16, drill_fraction=0), 160
+    )
+    assert all(start > 1 for _, start in no_drill)
+
+
+def test_training_gives_the_same_weights_at_1_and_2_threads():
+    prompts = [p["prompt"] for p in arithmetic.generate(100, seed=0)]
+    cfg = GPTConfig(block_size=128, n_layer=2, n_head=2, d_model=64)
+    s = SFTSettings(steps=4, batch_size=32, lr=5e-3)
+    threads = torch.get_num_threads()
+    states = []
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            policy, _ = train_policy(prompts, cfg, s, progress=False)
+            states.append(policy.model.state_dict())
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

@@ -91,6 +91,7 @@ def run(cfg: Config) -> dict:
         cfg.lr,
         mistake_rate=cfg.mistake_rate,
         noop_rate=cfg.noop_rate,
+        drill_fraction=cfg.drill_fraction,
         seed=cfg.seed,
     )
     policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from prmkit.models.builtin import BuiltinPolicy
 from prmkit.models.gpt import GPTConfig
+from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.steps import render
 from prmkit.models.tokenizer import CharTokenizer
 from prmkit.worlds import arithmetic
@@ -72,6 +73,18 @@ def encode_example(tok: CharTokenizer, prompt: str, steps: list[str]) -> tuple[l
     return full, len(head)
 
 
+def sft_batch(
+    tok: CharTokenizer, prompts: list[str], rng: random.Random, s: SFTSettings, max_len: int
+) -> list[tuple[list[int], int]]:
+    """One batch: round(batch_size * drill_fraction) drill rows, the rest solutions."""
+    n_drill = round(s.batch_size * s.drill_fraction)
+    ex = [drill_example(tok, prompts, rng, max_len) for _ in range(n_drill)]
+    for _ in range(s.batch_size - n_drill):
+        p = rng.choice(prompts)
+        ex.append(encode_example(tok, p, make_solution(p, rng, s.mistake_rate, s.noop_rate)))
+    return ex
+
+
 def batch_tensors(examples: list[tuple[list[int], int]], pad_id: int):
     """(B, T) inputs, (B, T) targets with -100 on prompt and padding."""
     T = max(len(e) for e, _ in examples) - 1
@@ -102,17 +115,12 @@ def train_policy(
         lr = s.lr * min(1.0, (step + 1) / s.warmup) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = [rng.choice(prompts) for _ in range(s.batch_size)]
-        ex = [
-            encode_example(tok, p, make_solution(p, rng, s.mistake_rate, s.noop_rate))
-            for p in batch
-        ]
-        x, y = batch_tensors(ex, tok.pad_id)
+        x, y = batch_tensors(sft_batch(tok, prompts, rng, s, cfg.block_size), tok.pad_id)
         logits = model(x)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
         if step % 20 == 0:

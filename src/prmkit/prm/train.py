@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from prmkit.data import Sample
+from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.data.formats import hard_from_first_error, sample_labels
 from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
 from prmkit.prm.models import StepModel
@@ -115,7 +116,7 @@ def _loop(
         loss = loss_fn(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(loss.item())
         if step % 20 == 0:
