@@ -221,3 +221,18 @@ def test_too_long_solution_is_a_clear_error():
     m = BuiltinStepModel.new(TINY)
     with pytest.raises(ValueError, match="exceeds the PRM's limit of 128"):
         ModelScorer(m).score([("Start with 1, then +1.", ["1+1=2"] * 30)])
+
+
+def test_prm_training_gives_the_same_weights_at_1_and_2_threads(samples):
+    threads = torch.get_num_threads()
+    states = []
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            torch.manual_seed(0)
+            m = BuiltinStepModel.new(TINY)
+            train_step_model(m, samples, TrainSettings(steps=4, batch_size=16), progress=False)
+            states.append([p.detach().clone() for p in m.parameters()])
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(*states))

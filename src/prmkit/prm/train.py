@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from prmkit.data import Sample
-from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.data.formats import hard_from_first_error, sample_labels
+from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
 from prmkit.prm.models import StepModel
 from prmkit.prm.tagging import IGNORE, Tagged, collate
