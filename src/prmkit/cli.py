@@ -12,6 +12,7 @@ import sys
 
 from prmkit.config import OneLineParser, add_arguments, build_config
 from prmkit.data import InputError
+from prmkit.extras import missing_message
 
 # command words -> module under prmkit.commands
 COMMANDS: dict[tuple[str, ...], str] = {
@@ -55,15 +56,26 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         sys.stderr.write(f"prmkit: unknown command {' '.join(argv[:2])!r} (see prmkit --help)\n")
         return 2
-    module = importlib.import_module(f"prmkit.commands.{COMMANDS[match]}")
-    parser = OneLineParser(prog="prmkit " + " ".join(match), description=module.__doc__)
-    add_arguments(parser, module.Config)
-    ns = parser.parse_args(argv[len(match) :])
+    prog = "prmkit " + " ".join(match)
     try:
-        cfg = build_config(module.Config, ns)
+        module = importlib.import_module(f"prmkit.commands.{COMMANDS[match]}")
+        parser = OneLineParser(prog=prog, description=module.__doc__)
+        add_arguments(parser, module.Config)
+        ns = parser.parse_args(argv[len(match) :])
+        try:
+            cfg = build_config(module.Config, ns)
+        except InputError as e:  # a setting out of range, a bad recipe: a usage error
+            sys.stderr.write(f"{prog}: {e}\n")
+            return 2
         summary = module.run(cfg)
     except InputError as e:
         sys.stderr.write(f"error: {e}\n")
+        return 2
+    except ModuleNotFoundError as e:
+        message = missing_message(e)
+        if message is None:
+            raise
+        sys.stderr.write(f"{prog}: {message}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

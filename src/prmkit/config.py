@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prmkit.data import InputError
+from prmkit.ranges import check_ranges, declared_ranges
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -66,6 +67,7 @@ def flag_name(name: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
+    ranges = declared_ranges(cls)
     parser.add_argument(
         "--config", metavar="YAML", help="read these settings from a YAML recipe; flags override it"
     )
@@ -81,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         help_ = docs.get(f.name, "")
         if not required:
             help_ += f" (default: {default})"
+        if f.name in ranges and ranges[f.name] != "any":
+            help_ += f" [{ranges[f.name]}]"
         if f.metadata.get("positional"):  # `prmkit data get NAME`: a word, not a flag
             choices = list(typing.get_args(tp)) if typing.get_origin(tp) is typing.Literal else None
             parser.add_argument(f.name, choices=choices, help=help_)
@@ -152,10 +156,11 @@ def build_config(cls: type, ns: argparse.Namespace) -> Any:
         cfg = cls(**values)
     except TypeError as e:
         raise InputError(str(e)) from None
-    check = getattr(cfg, "check", None)
-    if check is not None:
-        try:
+    try:
+        check_ranges(cfg, flag_name)
+        check = getattr(cfg, "check", None)
+        if check is not None:
             check()
-        except ValueError as e:
-            raise InputError(str(e)) from None
+    except ValueError as e:
+        raise InputError(str(e)) from None
     return cfg

@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from prmkit.commands import policy as policy_cmd
 from prmkit.commands import sample as sample_cmd
@@ -24,6 +25,8 @@ from prmkit.search.stage import stage_search
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {"seed": ">= 0"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     out: str = "demo"
     """output directory: report.md, *.png, summary.json and every artifact"""
     quick: bool = False

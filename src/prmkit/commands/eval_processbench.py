@@ -7,7 +7,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.data import InputError, Sample, write_jsonl
 from prmkit.data.converters import read_samples, report_skipped
@@ -26,6 +26,14 @@ from prmkit.worlds import WORLDS, guess_world
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "threshold": "[0, 1]",
+        "dev_fraction": "(0, 1)",
+        "seed": ">= 0",
+        "max_tokens": ">= 1",
+        "batch_size": ">= 1",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str
     """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD (a world's checker; on ProcessBench: gsm8k's free-text arithmetic checker), a trained PRM's directory, or a published PRM's folder (or hub id, online): see --prm-format"""
     data: str
@@ -66,8 +74,6 @@ class Config:
     """--prm critic:URL: critiques per solution, majority-voted (default 1, at temperature 0)"""
 
     def check(self) -> None:
-        if not 0 < self.dev_fraction < 1:
-            raise ValueError("--dev-fraction must lie in (0, 1)")
         if not self.sweep and (self.dev or self.dev_fraction != 0.3 or self.seed != 0):
             raise ValueError("--dev, --dev-fraction and --seed choose a threshold: add --sweep")
         if self.sweep and self.threshold != 0.5:

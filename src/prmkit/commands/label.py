@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.label.engine import NEEDS_POLICY, LabelJob, run_labeling
 from prmkit.label.perturb import MISTAKES
@@ -12,6 +12,21 @@ from prmkit.worlds import WORLDS
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "k": ">= 1",
+        "seed": ">= 0",
+        "chunk": ">= 1",
+        "max_new_tokens": ">= 1",
+        "temperature": ">= 0",
+        "top_p": "(0, 1]",
+        "judge_temperature": ">= 0",
+        "judge_max_tokens": ">= 1",
+        "judge_timeout": "> 0",
+        "judge_retries": ">= 0",
+        "judge_concurrency": ">= 1",
+        "num_cpus": ">= 0",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     method: Literal["mc", "omega", "progress", "verify", "judge", "consensus", "perturb"]
     """labeling method: mc (Math-Shepherd), omega (OmegaPRM binary search), progress (Setlur et al. advantages), verify (the world's rule verifier), judge (an LLM over an OpenAI-compatible endpoint), consensus (keep steps where --in and --with agree), perturb (one controlled mistake injected into a correct GSM8K reference, docs/label-perturb.md)"""
     in_: str
@@ -78,10 +93,6 @@ class Config:
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
 
     def check(self) -> None:
-        if self.k < 1:
-            raise ValueError("--k must be at least 1")
-        if self.chunk < 1:
-            raise ValueError("--chunk must be at least 1")
         if self.method in NEEDS_POLICY and not self.policy:
             raise ValueError(f"--method {self.method} needs --policy")
         if self.method == "consensus" and not self.with_:
@@ -90,8 +101,6 @@ class Config:
             raise ValueError("--method judge needs --judge-url")
         if self.world != "auto" and self.world not in WORLDS:
             raise ValueError(f"--world must be auto or one of {sorted(WORLDS)}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError("--top-p must lie in (0, 1]")
         if self.num_cpus < 0:
             raise ValueError("--num-cpus must be 0 or more")
         if not 0 <= self.perturb_correct <= 1:

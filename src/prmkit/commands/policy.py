@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from prmkit.data import InputError, Problem
 from prmkit.data.converters import iter_records, report_skipped
@@ -15,6 +16,21 @@ from prmkit.worlds import arithmetic
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "steps": ">= 1",
+        "batch_size": ">= 1",
+        "lr": "> 0",
+        "mistake_rate": "[0, 1]",
+        "noop_rate": "[0, 1]",
+        "drill_fraction": "[0, 1)",
+        "d_model": ">= 1",
+        "n_layer": ">= 1",
+        "n_head": ">= 1",
+        "block_size": ">= 8",
+        "eval_problems": ">= 0",
+        "seed": ">= 0",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     problems: str
     """training problems (JSONL from `prmkit world generate`)"""
     out: str
@@ -49,12 +65,6 @@ class Config:
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
 
     def check(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError("--steps and --batch-size must be at least 1")
-        if not 0 <= self.mistake_rate <= 1 or not 0 <= self.noop_rate <= 1:
-            raise ValueError("--mistake-rate and --noop-rate must lie in [0, 1]")
-        if not 0 <= self.drill_fraction < 1:
-            raise ValueError("--drill-fraction must lie in [0, 1)")
         if self.d_model % self.n_head:
             raise ValueError("--d-model must be divisible by --n-head")
 

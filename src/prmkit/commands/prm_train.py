@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.data import InputError
 from prmkit.data.converters import read_samples, report_skipped
@@ -27,6 +27,21 @@ def unescape(text: str) -> str:
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "steps": ">= 1",
+        "batch_size": ">= 1",
+        "lr": "> 0",
+        "warmup": ">= 0",
+        "weight_decay": ">= 0",
+        "pos_weight": "> 0",
+        "beta": "> 0",
+        "d_model": ">= 1",
+        "n_layer": ">= 1",
+        "n_head": ">= 1",
+        "block_size": ">= 8",
+        "seed": ">= 0",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     data: str
     """labeled samples: prmkit JSONL (labels.soft / labels.hard, else the exact first_error), or a TRL, ProcessBench, Math-Shepherd or PRM800K file (detected)"""
     out: str

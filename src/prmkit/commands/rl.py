@@ -6,7 +6,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.commands.policy import read_world_problems
 from prmkit.data import InputError, Problem
@@ -22,6 +22,9 @@ from prmkit.worlds import arithmetic
 @dataclass(kw_only=True)
 class Config(RLSettings):
     """`prmkit rl`: the trainer's settings (`RLSettings`, documented there) and the run's inputs and outputs."""
+
+    RANGES: ClassVar[dict[str, str]] = {"n_problems": ">= 1", "problem_seed": ">= 0"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     policy: str
     """policy to train: a prmkit policy checkpoint or a local Hugging Face causal-LM folder"""

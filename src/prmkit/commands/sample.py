@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from tqdm import tqdm
 
@@ -17,6 +18,15 @@ from prmkit.worlds import WORLDS
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "n": ">= 1",
+        "seed": ">= 0",
+        "max_new_tokens": ">= 1",
+        "temperature": ">= 0",
+        "top_p": "(0, 1]",
+        "chunk": ">= 1",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     policy: str
     """policy: a prmkit checkpoint directory or a local Hugging Face model folder"""
     problems: str
@@ -43,12 +53,8 @@ class Config:
     """show a progress bar"""
 
     def check(self) -> None:
-        if self.n < 1:
-            raise ValueError("--n must be at least 1")
         if self.world not in WORLDS:
             raise ValueError(f"--world must be one of {sorted(WORLDS)}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError("--top-p must lie in (0, 1]")
 
 
 def sample_problems(

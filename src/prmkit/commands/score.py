@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.data import InputError
 from prmkit.data.converters import iter_samples, report_skipped
@@ -15,6 +15,8 @@ from prmkit.worlds import WORLDS, guess_world
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {"max_tokens": ">= 1", "batch_size": ">= 1"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str
     """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD, a trained PRM's directory (prm, orm, implicit-prm), or a published PRM's folder (or hub id, online): see --prm-format"""
     in_: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from prmkit.data import InputError
 from prmkit.serve.http import ServeOptions
@@ -11,6 +12,12 @@ from prmkit.serve.http import ServeOptions
 
 @dataclass
 class Config(ServeOptions):
+    RANGES: ClassVar[dict[str, str]] = {
+        "max_prompts": ">= 1",
+        "max_n": ">= 1",
+        "max_tokens": ">= 1",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     model: str
     """the policy: a prmkit policy checkpoint or a local Hugging Face model folder"""
     served_model_name: str | None = None
@@ -21,11 +28,6 @@ class Config(ServeOptions):
     """largest n (samples per prompt)"""
     max_tokens: int = 1024
     """largest max_tokens a request may ask for"""
-
-    def check(self) -> None:
-        super().check()
-        if min(self.max_prompts, self.max_n, self.max_tokens) < 1:
-            raise ValueError("limits must be at least 1")
 
 
 def run(cfg: Config) -> dict:

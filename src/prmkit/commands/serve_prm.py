@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.prm.base import PRMFormat
 from prmkit.serve.http import ServeOptions
@@ -13,6 +13,16 @@ from prmkit.worlds import WORLDS
 
 @dataclass
 class Config(ServeOptions):
+    RANGES: ClassVar[dict[str, str]] = {
+        "max_batch_size": ">= 1",
+        "max_wait_ms": ">= 0",
+        "empty_reward": "any",
+        "max_items": ">= 1",
+        "max_steps": ">= 1",
+        "max_chars": ">= 1",
+        "batch_size": ">= 1",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     model: str
     """the PRM: a trained PRM directory, `rule` for the world's exact verifier, or a published PRM's folder (see --prm-format)"""
     max_batch_size: int = 32
@@ -49,13 +59,6 @@ class Config(ServeOptions):
     (in one process Python's GIL serializes them); --no-scorer-process scores on a thread"""
 
     def check(self) -> None:
-        if self.max_batch_size < 1:
-            raise ValueError("--max-batch-size must be at least 1")
-        if self.max_wait_ms < 0:
-            raise ValueError("--max-wait-ms must be at least 0")
-        super().check()
-        if min(self.max_items, self.max_steps, self.max_chars) < 1:
-            raise ValueError("limits must be at least 1")
         if self.world not in WORLDS:
             raise ValueError(f"--world must be one of {sorted(WORLDS)}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 from prmkit.data import InputError, write_jsonl
 from prmkit.worlds import arithmetic, toolqa
@@ -13,6 +14,19 @@ _ARITH_FLAGS = ("min_ops", "max_ops", "max_operand", "max_start", "max_value", "
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "n": ">= 1",
+        "seed": ">= 0",
+        "min_ops": ">= 1",
+        "max_ops": ">= 1",
+        "max_operand": ">= 1",
+        "max_start": ">= 1",
+        "max_value": ">= 2",
+        "min_hops": ">= 1",
+        "max_hops": ">= 1",
+        "calc_rate": "[0, 1]",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     out: str
     """where to write the problems (JSONL, one problem per line)"""
     world: str = "arithmetic"

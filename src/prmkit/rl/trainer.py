@@ -24,7 +24,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from tqdm import tqdm
@@ -53,6 +53,35 @@ FILTERS = ("auto", "none", "band", "prof")
 @dataclass
 class RLSettings:
     """What one RL run does; `prmkit rl`'s Config adds where its inputs and outputs are."""
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "steps": ">= 1",
+        "prompts_per_step": ">= 1",
+        "group_size": ">= 2",
+        "lr": "> 0",
+        "warmup": ">= 0",
+        "kl_coef": ">= 0",
+        "epochs": ">= 1",
+        "clip_ratio": "> 0",
+        "max_new_tokens": ">= 1",
+        "temperature": "> 0",
+        "w_outcome": ">= 0",
+        "w_process": ">= 0",
+        "gamma": "[0, 1]",
+        "softmin_temperature": "> 0",
+        "clip_eta": "any",
+        "phi0": "any",
+        "band_low": "[0, 1]",
+        "band_high": "[0, 1]",
+        "prof_keep": ">= 1",
+        "prime_beta": "> 0",
+        "prime_lr": "> 0",
+        "eval_every": ">= 1",
+        "n_eval": ">= 0",
+        "eval_samples": ">= 0",
+        "seed": ">= 0",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     reward: Literal["outcome", "prm", "prime"] = "prm"
     """outcome: the verifier's 0/1 only; prm: a PRM's step scores plus the outcome; prime: an online implicit PRM (PRIME)"""

@@ -15,7 +15,7 @@ re-reads a prefix each time it scores it).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.models.steps import render
 from prmkit.prm.base import StepScorer
@@ -26,6 +26,22 @@ from prmkit.worlds import get_world
 @dataclass
 class SearchSettings:
     """Knobs of every method; each method reads the ones it needs."""
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "n": ">= 1",
+        "expand": ">= 1",
+        "subtrees": ">= 1",
+        "max_steps": ">= 1",
+        "reject_after": ">= 1",
+        "keep": "(0, 1]",
+        "temperature": ">= 0",
+        "top_p": "(0, 1]",
+        "max_new_tokens": ">= 1",
+        "seed": ">= 0",
+        "curve_draws": ">= 1",
+        "chunk": ">= 1",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     n: int = 16
     """bon / vote / weighted-vote / reject: candidate solutions per problem; beam: candidates per round (B*M)"""

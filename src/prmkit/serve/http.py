@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 TOKEN_ENV = "PRMKIT_API_KEY"
 """Environment variable holding the bearer token (servers: required token; client: sent)."""
@@ -348,6 +348,13 @@ def serve_app(app, host: str, port: int, what: str, access_log: bool = False) ->
 class ServeOptions:
     """The settings every `prmkit serve ...` command shares (a base of their Configs)."""
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "port": "[0, 65535]",
+        "max_body_bytes": ">= 1",
+        "threads": ">= 0",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
+
     model: str
     """the model to serve"""
     host: str = "127.0.0.1"
@@ -362,12 +369,6 @@ class ServeOptions:
     """log every request on stderr"""
     threads: int = 0
     """torch intra-op threads (0: torch's default); on a small shared machine 1 is often fastest"""
-
-    def check(self) -> None:
-        if not 0 <= self.port < 65536:
-            raise ValueError("--port must lie in [0, 65535]")
-        if self.max_body_bytes < 1 or self.threads < 0:
-            raise ValueError("--max-body-bytes must be at least 1 and --threads at least 0")
 
 
 def run_command_server(
