@@ -23,7 +23,11 @@ from prmkit.worlds import arithmetic
 class Config(RLSettings):
     """`prmkit rl`: the trainer's settings (`RLSettings`, documented there) and the run's inputs and outputs."""
 
-    RANGES: ClassVar[dict[str, str]] = {"n_problems": ">= 1", "problem_seed": ">= 0"}
+    RANGES: ClassVar[dict[str, str]] = {
+        "n_problems": ">= 1",
+        "problem_seed": ">= 0",
+        "prm_batch_size": ">= 1",
+    }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     policy: str

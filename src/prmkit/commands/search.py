@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
 from prmkit.data.converters import read_samples, report_skipped
@@ -29,6 +29,9 @@ NOT_FOR_RERANK = (
 
 @dataclass(kw_only=True)
 class Config(SearchSettings):
+    RANGES: ClassVar[dict[str, str]] = {"prm_batch_size": ">= 1"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
+
     method: Literal["bon", "vote", "weighted-vote", "beam", "reject"]
     """search method (with --in: bon, vote or weighted-vote)"""
     out: str
