@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,6 +12,7 @@ from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.policy_train import SFTSettings, train_policy
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.models.train_state import TrainState
 from prmkit.worlds import arithmetic
 
 
@@ -29,6 +31,7 @@ class Config:
         "block_size": ">= 8",
         "eval_problems": ">= 0",
         "seed": ">= 0",
+        "save_every": ">= 0",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     problems: str
@@ -63,6 +66,10 @@ class Config:
     """show a progress bar"""
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
+    save_every: int = 100
+    """write OUT/checkpoint.pt (weights, optimizer, RNG states, metrics) every this many steps, atomically (0: never)"""
+    resume: bool = False
+    """continue from OUT/checkpoint.pt if there is one (same settings); otherwise start afresh"""
 
     def check(self) -> None:
         if self.d_model % self.n_head:
@@ -88,6 +95,12 @@ def read_world_problems(path: str, invalid: list[InputError] | None = None) -> l
     return out
 
 
+def resume_settings(cfg: Config) -> dict:
+    """The settings a resumed run must share with the checkpoint (all that shape training)."""
+    skip = {"out", "progress", "save_every", "resume", "eval_problems"}
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
+
+
 def run(cfg: Config) -> dict:
     invalid = [] if cfg.skip_invalid else None
     problems = read_world_problems(cfg.problems, invalid)
@@ -104,7 +117,8 @@ def run(cfg: Config) -> dict:
         drill_fraction=cfg.drill_fraction,
         seed=cfg.seed,
     )
-    policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
+    state = TrainState(cfg.out, resume_settings(cfg), cfg.save_every, cfg.resume)
+    policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress, state)
     policy.save(cfg.out, {"world": "arithmetic", "train": log | {"mistake_rate": cfg.mistake_rate}})
     summary = {"command": "policy train", "out": cfg.out, "skipped": skipped} | log
     if cfg.eval_problems > 0:

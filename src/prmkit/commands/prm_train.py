@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
+
+import torch
 
 from prmkit.data import InputError
 from prmkit.data.converters import read_samples, report_skipped
 from prmkit.models.checkpoint import read_config
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.models.train_state import TrainState
 from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.encoder_train import train_encoder_head
 from prmkit.prm.implicit import ImplicitPRM
@@ -40,6 +44,7 @@ class Config:
         "n_head": ">= 1",
         "block_size": ">= 8",
         "seed": ">= 0",
+        "save_every": ">= 0",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     data: str
@@ -61,7 +66,7 @@ class Config:
     context: int = 128
     """encoder: tokens of earlier steps carried as read-only context into the second and later windows of a long solution"""
     save_every: int = 0
-    """also save the model every N optimizer steps to OUT/step-N (0: only the final model in OUT)"""
+    """every N optimizer steps save the model to OUT/step-N and OUT/checkpoint.pt (weights, optimizer, RNG states, metrics; atomically) for --resume (0: only the final model in OUT)"""
     head: Literal["lm", "tokcls"] = "lm"
     """hf prm/orm head: lm reads two reward-token logits (Math-Shepherd); tokcls adds a 2-class token-classification head"""
     tag: str = "\\n"
@@ -100,6 +105,8 @@ class Config:
     """show a progress bar"""
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
+    resume: bool = False
+    """continue from OUT/checkpoint.pt if there is one (same settings); otherwise start afresh"""
 
     def check(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -171,6 +178,7 @@ def run(cfg: Config) -> dict:
     samples = read_samples(cfg.data, invalid=invalid)
     skipped = report_skipped(invalid)
     t0 = time.time()
+    torch.manual_seed(cfg.seed)  # the fresh head and weights: the same seed, the same PRM
     model = build_model(cfg)
     lr = lr_and_beta(cfg)[0]
     s = TrainSettings(
@@ -184,15 +192,18 @@ def run(cfg: Config) -> dict:
                 Path(cfg.out) / f"step-{n}", extra | {"train": extra["train"] | {"steps": n}}
             )
 
+    skip = {"out", "progress", "save_every", "resume"}
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
+    state = TrainState(cfg.out, settings, cfg.save_every, cfg.resume)
     try:
         if cfg.kind == "implicit" and cfg.objective == "outcome":
-            log = train_implicit(model, samples, s, cfg.progress)
+            log = train_implicit(model, samples, s, cfg.progress, state)
             source = "outcomes"
         elif cfg.backend == "encoder" and cfg.train_layers == 0:  # frozen: encode once
             log = train_encoder_head(model, samples, s, cfg.labels, cfg.progress, on_step)
             source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
         else:
-            log = train_step_model(model, samples, s, cfg.labels, cfg.progress, on_step)
+            log = train_step_model(model, samples, s, cfg.labels, cfg.progress, on_step, state)
             source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
     except ValueError as e:  # e.g. text outside the built-in vocabulary, a too-long solution
         raise InputError(str(e), cfg.data) from None

@@ -22,6 +22,7 @@ from prmkit.models.gpt import GPTConfig
 from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.steps import render
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.models.train_state import TrainState
 from prmkit.worlds import arithmetic
 
 
@@ -98,9 +99,15 @@ def batch_tensors(examples: list[tuple[list[int], int]], pad_id: int):
 
 
 def train_policy(
-    prompts: list[str], cfg: GPTConfig, s: SFTSettings, progress: bool = True
+    prompts: list[str],
+    cfg: GPTConfig,
+    s: SFTSettings,
+    progress: bool = True,
+    state: TrainState | None = None,
 ) -> tuple[BuiltinPolicy, dict]:
-    """Train a fresh policy; returns it and a log summary (first/last loss, seconds)."""
+    """Train a fresh policy; returns it and a log summary (first/last loss, seconds).
+    With `state`, checkpoints and metrics.jsonl go to its directory and a resumed run
+    continues from its checkpoint."""
     torch.manual_seed(s.seed)
     rng = random.Random(s.seed)
     policy = BuiltinPolicy.new(cfg)
@@ -108,9 +115,11 @@ def train_policy(
     opt = torch.optim.AdamW(
         model.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95)
     )
+    start = state.start({"model": model}, {"opt": opt}, rng) if state else 0
+    losses = [r["loss"] for r in state.rows] if state else []
     model.train()
-    losses, t0 = [], time.time()
-    bar = tqdm(range(s.steps), desc="policy sft", disable=not progress, leave=False)
+    t0 = time.time()
+    bar = tqdm(range(start, s.steps), desc="policy sft", disable=not progress, leave=False)
     for step in bar:
         lr = s.lr * min(1.0, (step + 1) / s.warmup) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
         for g in opt.param_groups:
@@ -123,6 +132,9 @@ def train_policy(
         clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(loss.item())
+        if state:
+            state.log({"step": step + 1, "loss": losses[-1], "lr": lr})
+            state.step_done(step + 1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from prmkit.data import Sample
 from prmkit.data.formats import hard_from_first_error, sample_labels
 from prmkit.models.reproducible import clip_grad_norm_
+from prmkit.models.train_state import TrainState
 from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
 from prmkit.prm.models import StepModel
 from prmkit.prm.tagging import IGNORE, Tagged, collate
@@ -96,6 +97,7 @@ def _loop(
     desc: str,
     progress: bool,
     on_step: Callable[[int], None] | None = None,
+    state: TrainState | None = None,
 ) -> dict:
     """AdamW with warm-up and cosine decay; `on_step(n)` runs after optimizer step n
     (1-based), e.g. to save intermediate checkpoints."""
@@ -104,9 +106,11 @@ def _loop(
     params = [p for p in model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95))
+    start = state.start({"model": model}, {"opt": opt}, rng) if state else 0
+    losses = [r["loss"] for r in state.rows] if state else []
     model.train()
-    losses, t0 = [], time.time()
-    bar = tqdm(range(s.steps), desc=desc, disable=not progress, leave=False)
+    t0 = time.time()
+    bar = tqdm(range(start, s.steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = _lr(s, step)
@@ -119,6 +123,9 @@ def _loop(
         clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(loss.item())
+        if state:
+            state.log({"step": step + 1, "loss": losses[-1], "lr": opt.param_groups[0]["lr"]})
+            state.step_done(step + 1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if on_step is not None:
@@ -162,8 +169,10 @@ def train_step_model(
     labels: str = "hard",
     progress: bool = True,
     on_step: Callable[[int], None] | None = None,
+    state: TrainState | None = None,
 ) -> dict:
-    """Train a step PRM or ORM in place; returns a log summary (loss first/last, ...)."""
+    """Train a step PRM or ORM in place; returns a log summary (loss first/last, ...).
+    With `state`: checkpoints, metrics.jsonl and resume (models/train_state.py)."""
     examples = encode_for_training(model, samples, labels)
 
     def loss_fn(batch: list[Tagged]) -> torch.Tensor:
@@ -174,11 +183,15 @@ def train_step_model(
         w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
         return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
 
-    return _loop(model, examples, loss_fn, s, f"{model.kind} train", progress, on_step)
+    return _loop(model, examples, loss_fn, s, f"{model.kind} train", progress, on_step, state)
 
 
 def train_implicit(
-    model: ImplicitPRM, samples: Sequence[Sample], s: TrainSettings, progress: bool = True
+    model: ImplicitPRM,
+    samples: Sequence[Sample],
+    s: TrainSettings,
+    progress: bool = True,
+    state: TrainState | None = None,
 ) -> dict:
     """Train an implicit PRM on outcomes only (never on step labels)."""
     examples = [(model.encode(x.prompt, x.steps), outcome(x)) for x in samples]
@@ -189,4 +202,4 @@ def train_implicit(
         y = torch.tensor([o for _, o in batch], device=r.device)
         return implicit_ce_loss(sequence_rewards(r, step_of), y)
 
-    return _loop(model, examples, loss_fn, s, "implicit train", progress)
+    return _loop(model, examples, loss_fn, s, "implicit train", progress, state)
