@@ -15,7 +15,6 @@ from prmkit.worlds import WORLDS
 class Config(ServeOptions):
     RANGES: ClassVar[dict[str, str]] = {
         "max_batch_size": ">= 1",
-        "batch_size": ">= 1",
         "max_wait_ms": ">= 0",
         "empty_reward": "any",
         "max_items": ">= 1",
