@@ -53,3 +53,20 @@ def test_tokenizer_folder_is_llama_typed(hf_dir):
 
     cfg = json.loads((hf_dir / "config.json").read_text())
     assert cfg["model_type"] == "llama"
+
+
+def test_hf_stop_at_step_cuts_where_decoding_every_token_would(hf_dir):
+    pol = load_generator(str(hf_dir))
+    params = SamplingParams(n=8, max_new_tokens=24, seed=1, stop_at_step=True)
+    for g in continue_steps(pol, [("Start with 7, then +5, *3.", ["7+5=12"])], params)[0]:
+        want = None
+        for k in range(1, len(g.token_ids) + 1):  # the old loop: decode after every token
+            text = pol.tok.decode(g.token_ids[:k], skip_special_tokens=True)
+            body = text.lstrip("\n")
+            if "\n" in body:
+                want = text[: text.index("\n", len(text) - len(body)) + 1]
+                assert k == len(g.token_ids)  # it stopped at the first separator
+                break
+        if want is None:
+            want = pol.tok.decode(g.token_ids, skip_special_tokens=True)
+        assert g.text == want

@@ -1,12 +1,14 @@
 """Any local Hugging Face causal LM as a policy, through transformers.
 
-The sampling loop is our own (KV cache via `past_key_values`, left padding) so that
-it returns per-token log-probs and can stop at a step boundary in text space, which
-is robust to tokenizers that merge the separator with neighbouring characters.
+The sampling loop is our own (KV cache, left padding) so that it returns per-token
+log-probs and can stop at a step boundary in text space, which is robust to tokenizers
+that merge the separator with neighbouring characters. The text is decoded only when
+a token that carries a separator character arrives, and once at the end.
 """
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
@@ -25,6 +27,12 @@ class HFPolicy:
             self.tok.pad_token = self.tok.eos_token
         self.step_sep = step_sep
         self.batch_size = batch_size
+        forward_args = inspect.signature(self.model.forward).parameters
+        self._cache_arg = "cache" if "cache" in forward_args else "past_key_values"
+        self._keep_last = "logits_to_keep" in forward_args
+        # which token ids decode to text holding a separator character
+        pieces = self.tok.batch_decode([[i] for i in range(len(self.tok))])
+        self._sep_tokens = [any(c in p for c in step_sep) for p in pieces]
 
     @classmethod
     def load(
@@ -35,6 +43,32 @@ class HFPolicy:
         tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=dtype)
         return cls(model, tok, step_sep)
+
+    def _forward(self, ids, mask, pos, cache=None):
+        """One forward pass: (last-position logits (B, V), the KV cache). Uses the
+        `cache` argument of transformers >= 5.x (`past_key_values` before it)."""
+        kw: dict = {"use_cache": True}
+        if self._keep_last:
+            kw["logits_to_keep"] = 1
+        if cache is not None:
+            kw[self._cache_arg] = cache
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, **kw)
+        past = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
+        return out.logits[:, -1], past
+
+    def _stop_text(self, toks: list[int], recent: list[int]) -> str | None:
+        """The text up to and including the first step separator after the leading
+        ones, or None when there is none yet. Decodes only when one of the last
+        len(step_sep) tokens carries a separator character."""
+        n = len(self._sep_tokens)
+        if not any(t >= n or self._sep_tokens[t] for t in recent):
+            return None
+        text = self.tok.decode(toks, skip_special_tokens=True)
+        body = text.lstrip(self.step_sep)
+        if self.step_sep not in body:
+            return None
+        lead = len(text) - len(body)
+        return text[: text.index(self.step_sep, lead) + len(self.step_sep)]
 
     @torch.no_grad()
     def _batch(
@@ -49,58 +83,58 @@ class HFPolicy:
         B = ids.shape[0]
         eos = self.tok.eos_token_id
         pos = (mask.cumsum(1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-        past, logits = out.past_key_values, out.logits[:, -1]
-        toks = [[] for _ in range(B)]
-        lps = [[] for _ in range(B)]
-        texts = [""] * B
+        logits, cache = self._forward(ids, mask, pos)
+        toks: list[list[int]] = [[] for _ in range(B)]
+        lps: list[list[float]] = [[] for _ in range(B)]
+        cut: list[str | None] = [None] * B
         finished = [False] * B
-        done = torch.zeros(B, dtype=torch.bool)
+        live = list(range(B))
         uniforms = (
             row_uniforms(seeds, params.max_new_tokens)
             if seeds is not None and params.temperature > 0
             else None
         )
+        span = max(1, len(self.step_sep))
         for t in range(params.max_new_tokens):
             logp = logits.float().log_softmax(-1)
             if params.temperature <= 0:
                 nxt = logp.argmax(-1)
             else:
-                probs = _top_p_filter(logits.float() / params.temperature, params.top_p).softmax(-1)
+                if params.temperature == 1 and params.top_p >= 1:
+                    probs = logp.exp()
+                else:
+                    scaled = logits.float() / params.temperature
+                    probs = _top_p_filter(scaled, params.top_p).softmax(-1)
                 if uniforms is not None:
                     nxt = inverse_cdf(probs, uniforms[:, t])
-                else:
-                    nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-            chosen = logp.gather(1, nxt[:, None]).squeeze(1)
-            for b in range(B):
-                if done[b]:
+                else:  # argmax p / E with E = -log U ~ Exp(1) draws from p; 3x faster than multinomial
+                    race = torch.rand(probs.shape, generator=gen).log_().neg_()
+                    nxt = (probs / race).argmax(-1)
+            chosen = logp.gather(1, nxt[:, None]).squeeze(1).tolist()
+            nxt_list = nxt.tolist()
+            still = []
+            for b in live:
+                tok = nxt_list[b]
+                toks[b].append(tok)
+                lps[b].append(chosen[b])
+                if tok == eos:
+                    finished[b] = True
                     continue
-                t = int(nxt[b])
-                if t == eos:
-                    done[b], finished[b] = True, True
-                    toks[b].append(t)
-                    lps[b].append(float(chosen[b]))
-                    continue
-                toks[b].append(t)
-                lps[b].append(float(chosen[b]))
-                texts[b] = self.tok.decode(toks[b], skip_special_tokens=True)
-                if params.stop_at_step and self.step_sep in texts[b].lstrip(self.step_sep):
-                    lead = len(texts[b]) - len(texts[b].lstrip(self.step_sep))
-                    cut = texts[b].index(self.step_sep, lead) + len(self.step_sep)
-                    texts[b] = texts[b][:cut]
-                    done[b] = True
-            if bool(done.all()):
+                if params.stop_at_step:
+                    cut[b] = self._stop_text(toks[b], toks[b][-span:])
+                    if cut[b] is not None:
+                        continue
+                still.append(b)
+            live = still
+            if not live:
                 break
             mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype)], 1)
             pos = pos[:, -1:] + 1
-            out = self.model(
-                input_ids=nxt[:, None],
-                attention_mask=mask,
-                position_ids=pos,
-                past_key_values=past,
-                use_cache=True,
-            )
-            past, logits = out.past_key_values, out.logits[:, -1]
+            logits, cache = self._forward(nxt[:, None], mask, pos, cache)
+        texts = [
+            cut[b] if cut[b] is not None else self.tok.decode(toks[b], skip_special_tokens=True)
+            for b in range(B)
+        ]
         return [
             Generation(texts[b], split_steps(texts[b], self.step_sep), toks[b], lps[b], finished[b])
             for b in range(B)
