@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from prmkit.agents.builtin import builtin_agent
 from prmkit.agents.train import AgentSFTSettings, train_agent_policy
@@ -15,6 +16,21 @@ from prmkit.worlds import toolqa
 
 @dataclass
 class Config:
+    RANGES: ClassVar[dict[str, str]] = {
+        "steps": ">= 1",
+        "batch_size": ">= 1",
+        "lr": "> 0",
+        "mistake_rate": "[0, 1]",
+        "noop_rate": "[0, 1]",
+        "d_model": ">= 1",
+        "n_layer": ">= 1",
+        "n_head": ">= 1",
+        "block_size": ">= 8",
+        "max_turns": ">= 1",
+        "eval_problems": ">= 0",
+        "seed": ">= 0",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     problems: str
     """training questions (JSONL from `prmkit world generate --world toolqa`)"""
     out: str
