@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -63,15 +64,15 @@ def problems(tmp_path_factory):
 
 def test_policy_train_killed_and_resumed_ends_like_an_uninterrupted_run(problems, tmp_path):
     tiny = ["--d-model", 32, "--n-layer", 1, "--n-head", 2, "--block-size", 128]
-    base = ["policy", "train", "--problems", problems, "--steps", 150, "--batch-size", 8]
+    base = ["policy", "train", "--problems", problems, "--steps", 80, "--batch-size", 8]
     base += tiny + ["--eval-problems", 0, "--save-every", 10, "--no-progress"]
     finish(cli(base + ["--out", tmp_path / "full"]))
     killed = tmp_path / "killed"
     kill_midway(base + ["--out", killed], killed, after_rows=25)
-    assert 25 <= rows(killed) < 150 and (killed / "checkpoint.pt").exists()
+    assert 25 <= rows(killed) < 80 and (killed / "checkpoint.pt").exists()
     finish(cli(base + ["--out", killed, "--resume"]))
     assert_same_run(tmp_path / "full", killed, "model.safetensors")
-    assert rows(killed) == 150
+    assert rows(killed) == 80
 
 
 def test_prm_train_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
@@ -81,15 +82,37 @@ def test_prm_train_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path):
 
     write_jsonl(tmp_path / "d.jsonl", make_samples(64, seed=3))
     tiny = ["--d-model", 32, "--n-layer", 1, "--n-head", 2, "--block-size", 128]
-    base = ["prm", "train", "--data", tmp_path / "d.jsonl", "--steps", 150, "--batch-size", 8]
+    base = ["prm", "train", "--data", tmp_path / "d.jsonl", "--steps", 80, "--batch-size", 8]
     base += tiny + ["--save-every", 10, "--no-progress"]
     finish(cli(base + ["--out", tmp_path / "full"]))
     killed = tmp_path / "killed"
     kill_midway(base + ["--out", killed], killed, after_rows=25)
-    assert 25 <= rows(killed) < 150 and (killed / "checkpoint.pt").exists()
+    assert 25 <= rows(killed) < 80 and (killed / "checkpoint.pt").exists()
     finish(cli(base + ["--out", killed, "--resume"]))
     assert_same_run(tmp_path / "full", killed, "model.safetensors")
-    assert rows(killed) == 150
+    assert rows(killed) == 80
+
+
+def test_rl_killed_and_resumed_ends_like_an_uninterrupted_run(tiny_policy, tmp_path):
+    base = ["rl", "--policy", tiny_policy, "--reward", "prime", "--steps", 16, "--seed", 0]
+    base += ["--prompts-per-step", 2, "--group-size", 2, "--n-problems", 20, "--n-eval", 4]
+    base += ["--eval-every", 8, "--max-new-tokens", 16, "--save-every", 3, "--no-progress"]
+    finish(cli(base + ["--out", tmp_path / "full"]))
+    killed = tmp_path / "killed"
+    kill_midway(base + ["--out", killed], killed, after_rows=8)  # the step-0 eval, then 7 steps
+    assert (killed / "checkpoint.pt").exists() and not (killed / "policy").exists()
+    finish(cli(base + ["--out", killed, "--resume"]))
+
+    def without_seconds(path: Path) -> list[dict]:
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "seconds"}
+            for line in (path / "metrics.jsonl").read_text().splitlines()
+        ]
+
+    assert without_seconds(killed) == without_seconds(tmp_path / "full")
+    assert [r["step"] for r in without_seconds(killed)] == list(range(17))
+    weights = "policy/model.safetensors"
+    assert (killed / weights).read_bytes() == (tmp_path / "full" / weights).read_bytes()
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path):

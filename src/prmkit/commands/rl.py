@@ -27,6 +27,7 @@ class Config(RLSettings):
         "n_problems": ">= 1",
         "problem_seed": ">= 0",
         "prm_batch_size": ">= 1",
+        "save_every": ">= 0",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
@@ -54,6 +55,10 @@ class Config(RLSettings):
     """held-out problems for evaluation (JSONL); default: generated with another seed"""
     progress: bool = True
     """show a progress bar"""
+    save_every: int = 20
+    """write OUT/checkpoint.pt (weights, optimizers, RNG states, metrics) every this many steps, atomically (0: never)"""
+    resume: bool = False
+    """continue from OUT/checkpoint.pt if there is one (same settings); otherwise start afresh"""
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
     world: Literal["arithmetic"] = "arithmetic"
@@ -115,7 +120,9 @@ def run(cfg: Config) -> dict:
     skipped = report_skipped(invalid)
     s = settings_from(cfg)
     try:
-        policy, rows = train_rl(policy, problems, s, scorer, evals, cfg.out, cfg.progress)
+        policy, rows = train_rl(
+            policy, problems, s, scorer, evals, cfg.out, cfg.progress, cfg.save_every, cfg.resume
+        )
     except ValueError as e:  # e.g. a prompt outside the built-in tokenizer's vocabulary
         raise InputError(str(e), cfg.problems or cfg.policy) from None
     from prmkit.rl.rollout import PolicyAdapter

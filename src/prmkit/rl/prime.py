@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 
 from prmkit.models.generator import Generation
+from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.steps import render
 from prmkit.prm.implicit import implicit_ce_loss, implicit_token_rewards, q_values, step_sums
 from prmkit.rl.rollout import Batch, PolicyAdapter, Rollout, make_batch, token_logprobs, token_steps
@@ -145,7 +146,7 @@ class OnlineImplicitPRM:
         )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.phi.parameters(), 1.0)
+        clip_grad_norm_(self.phi.parameters(), 1.0)
         self.opt.step()
         return float(loss.detach())
 

@@ -30,6 +30,8 @@ import torch
 from tqdm import tqdm
 
 from prmkit.models.generator import SamplingParams, continue_steps
+from prmkit.models.reproducible import clip_grad_norm_
+from prmkit.models.train_state import TrainState
 from prmkit.prm.implicit import step_sums
 from prmkit.rl import advantages as adv
 from prmkit.rl import credit
@@ -346,7 +348,7 @@ class RLTrainer:
                 g["lr"] = s.lr * min(1.0, step / max(s.warmup, 1))
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            gnorm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0))
+            gnorm = float(clip_grad_norm_(self.model.parameters(), 1.0))
             self.opt.step()
             loss_v = float(loss.detach())
 
@@ -384,17 +386,28 @@ def train_rl(
     eval_problems: list | None = None,
     out_dir: str | Path | None = None,
     progress: bool = True,
+    save_every: int = 0,
+    resume: bool = False,
 ) -> tuple[object, list[dict]]:
     """Run `settings.steps` RL steps; returns the (updated in place) policy and the metric rows.
 
-    With out_dir, every step is appended to out_dir/metrics.jsonl as it completes.
+    With out_dir, every step is appended to out_dir/metrics.jsonl as it completes, a
+    checkpoint is written every `save_every` steps and `resume` continues from it
+    (models/train_state.py).
     """
     tr = RLTrainer(policy, settings, scorer)
-    f = None
+    state = None
+    start = 0
     if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        f = open(Path(out_dir) / "metrics.jsonl", "w")
-    rows = []
+        state = TrainState(out_dir, asdict(settings), save_every, resume)
+        with_prime = tr.prime is not None
+        start = state.start(
+            {"policy": tr.model} | ({"prime": tr.prime.phi} if with_prime else {}),
+            {"policy": tr.opt} | ({"prime": tr.prime.opt} if with_prime else {}),
+            tr.rng,
+        )
+    rows = state.rows if state else []
+    log = state.log if state else rows.append
     ev_kw = dict(
         world=tr.world,
         n_problems=settings.n_eval,
@@ -403,33 +416,26 @@ def train_rl(
         n_samples=settings.eval_samples,
         temperature=settings.temperature,
     )
-    try:
-        if eval_problems and settings.eval_every > 0:
-            rows.append({"step": 0} | evaluate(policy, eval_problems, **ev_kw))
-            if f is not None:
-                f.write(json.dumps(rows[0]) + "\n")
-        bar = tqdm(
-            range(1, settings.steps + 1),
-            desc=f"rl {settings.reward}/{settings.credit}",
-            disable=not progress,
-            leave=False,
-        )
-        for i in bar:
-            m = tr.step(problems, i)
-            if (
-                eval_problems
-                and settings.eval_every > 0
-                and (i % settings.eval_every == 0 or i == settings.steps)
-            ):
-                m |= evaluate(policy, eval_problems, **ev_kw)
-            rows.append(m)
-            if f is not None:
-                f.write(json.dumps(m) + "\n")
-                f.flush()
-            bar.set_postfix(acc=m["accuracy"], steps=m["steps_per_solution"], noop=m["noop_frac"])
-    finally:
-        if f is not None:
-            f.close()
+    if eval_problems and settings.eval_every > 0 and start == 0:
+        log({"step": 0} | evaluate(policy, eval_problems, **ev_kw))
+    bar = tqdm(
+        range(start + 1, settings.steps + 1),
+        desc=f"rl {settings.reward}/{settings.credit}",
+        disable=not progress,
+        leave=False,
+    )
+    for i in bar:
+        m = tr.step(problems, i)
+        if (
+            eval_problems
+            and settings.eval_every > 0
+            and (i % settings.eval_every == 0 or i == settings.steps)
+        ):
+            m |= evaluate(policy, eval_problems, **ev_kw)
+        log(m)
+        if state:
+            state.step_done(i)
+        bar.set_postfix(acc=m["accuracy"], steps=m["steps_per_solution"], noop=m["noop_frac"])
     if out_dir is not None:
         (Path(out_dir) / "settings.json").write_text(json.dumps(asdict(settings), indent=2) + "\n")
     return policy, rows
