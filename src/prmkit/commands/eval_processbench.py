@@ -32,6 +32,7 @@ class Config:
         "seed": ">= 0",
         "max_tokens": ">= 1",
         "batch_size": ">= 1",
+        "critic_samples": ">= 1",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str

@@ -15,7 +15,11 @@ from prmkit.worlds import WORLDS, guess_world
 
 @dataclass
 class Config:
-    RANGES: ClassVar[dict[str, str]] = {"max_tokens": ">= 1", "batch_size": ">= 1"}
+    RANGES: ClassVar[dict[str, str]] = {
+        "max_tokens": ">= 1",
+        "batch_size": ">= 1",
+        "critic_samples": ">= 1",
+    }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str
     """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD, a trained PRM's directory (prm, orm, implicit-prm), or a published PRM's folder (or hub id, online): see --prm-format"""

@@ -29,7 +29,7 @@ NOT_FOR_RERANK = (
 
 @dataclass(kw_only=True)
 class Config(SearchSettings):
-    RANGES: ClassVar[dict[str, str]] = {"prm_batch_size": ">= 1"}
+    RANGES: ClassVar[dict[str, str]] = {"prm_batch_size": ">= 1", "critic_samples": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     method: Literal["bon", "vote", "weighted-vote", "beam", "reject"]
