@@ -73,10 +73,24 @@ def handed_on(module) -> list[type]:
     return found + [b for b in module.Config.__mro__[1:] if dataclasses.is_dataclass(b)]
 
 
+def command_helpers(module) -> list:
+    """Other modules under prmkit.commands that the command imports (anywhere in it)."""
+    names = set()
+    for node in ast.walk(ast.parse(inspect.getsource(module))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prmkit.commands"):
+            if node.module == "prmkit.commands":
+                names |= {f"prmkit.commands.{a.name}" for a in node.names}
+            else:
+                names.add(node.module)
+    return [importlib.import_module(n) for n in sorted(names) if n != module.__name__]
+
+
 @pytest.mark.parametrize("words", list(COMMANDS), ids=" ".join)
 def test_every_config_field_is_read(words):
     module = importlib.import_module(f"prmkit.commands.{COMMANDS[words]}")
     here = attribute_reads(inspect.getsource(module))
+    for helper in command_helpers(module):  # e.g. demo hands its cfg to commands/demo_real.py
+        here |= attribute_reads(inspect.getsource(helper))
     source = inspect.getsource(module)
     carried = {f.name: c.__name__ for c in handed_on(module) for f in dataclasses.fields(c)}
     if any(w in source for w in ("__dataclass_fields__", "asdict(", "fields(")):

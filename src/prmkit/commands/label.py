@@ -25,6 +25,7 @@ class Config:
         "judge_retries": ">= 0",
         "judge_concurrency": ">= 1",
         "num_cpus": ">= 0",
+        "perturb_correct": "[0, 1]",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     method: Literal["mc", "omega", "progress", "verify", "judge", "consensus", "perturb"]

@@ -45,6 +45,8 @@ class Config:
         "block_size": ">= 8",
         "seed": ">= 0",
         "save_every": ">= 0",
+        "train_layers": ">= -1",
+        "context": ">= 0",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     data: str
