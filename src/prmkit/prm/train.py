@@ -202,4 +202,4 @@ def train_implicit(
         y = torch.tensor([o for _, o in batch], device=r.device)
         return implicit_ce_loss(sequence_rewards(r, step_of), y)
 
-    return _loop(model, examples, loss_fn, s, "implicit train", progress, state)
+    return _loop(model, examples, loss_fn, s, "implicit train", progress, state=state)
