@@ -18,13 +18,13 @@ import statistics
 import time
 from pathlib import Path
 
-from prmkit.commands.plot import plot_points
 from prmkit.data import Problem, read_jsonl, write_jsonl
 from prmkit.models.load import load_generator
 from prmkit.report import line_plot
 from prmkit.search import AGGREGATORS, SearchSettings, load_scorer, points
 from prmkit.search.beam import beam
 from prmkit.search.curves import goals
+from prmkit.search.plots import plot_points
 from prmkit.search.reject import reject
 from prmkit.search.sampled import records_from_pools, sample_pools
 

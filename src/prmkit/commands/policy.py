@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prmkit.data import InputError, Problem
-from prmkit.data.converters import iter_records, report_skipped
+from prmkit.data.converters import report_skipped
+from prmkit.grade import read_world_problems
 from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.policy_train import SFTSettings, train_policy
@@ -57,25 +57,6 @@ class Config:
             raise ValueError("--drill-fraction must lie in [0, 1)")
         if self.d_model % self.n_head:
             raise ValueError("--d-model must be divisible by --n-head")
-
-
-def read_world_problems(path: str, invalid: list[InputError] | None = None) -> list[Problem]:
-    """Problems from JSONL; each prompt must be an arithmetic-world prompt. With
-    `invalid` (a list), a bad line is appended to it and skipped."""
-    out = []
-    for i, obj in iter_records(path, invalid):
-        try:
-            p = Problem.from_dict(obj)
-            arithmetic.parse_prompt(p.prompt)
-        except (ValueError, TypeError, KeyError) as e:
-            if invalid is None:
-                raise InputError(str(e), path, i) from None
-            invalid.append(InputError(str(e), path, i))
-            continue
-        out.append(p)
-    if not out:
-        raise InputError("file has no problems", path)
-    return out
 
 
 def run(cfg: Config) -> dict:

@@ -1,70 +1,19 @@
 """What every PRM offers: per-step scores for (prompt, steps) items.
 
 Search, RL and serving depend only on `StepScorer`, so a trained PRM, an implicit
-PRM and the rule PRM below are interchangeable.
+PRM and the rule PRMs (`prmkit.prm.rule`) are interchangeable; `load_scorer` opens
+any of them by name or folder.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Literal, Protocol
 
 from tqdm import tqdm
 
 from prmkit.data import InputError
-from prmkit.worlds import get_world
-
-
-class StepScorer(Protocol):
-    kind: str
-
-    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        """For each (problem prompt, steps): one score per step, the estimated
-        probability that the step is correct (higher is better), in [0, 1]."""
-        ...
-
-
-class RulePRM:
-    """A PRM from a world's exact verifier: 1 for steps before the first error, else 0.
-
-    Partial solutions are judged as prefixes (a missing final answer is no error).
-    """
-
-    kind = "rule"
-
-    def __init__(self, world: str = "arithmetic") -> None:
-        self.world = get_world(world)
-
-    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        out = []
-        for prompt, steps in items:
-            g = self.world.grade(prompt, "", steps, partial=True)
-            fe = g.first_error if g.first_error >= 0 else len(steps)
-            out.append([1.0 if i < fe else 0.0 for i in range(len(steps))])
-        return out
-
-
-class LocalRulePRM:
-    """A PRM from a world's step checker applied to each step on its own: 1 or 0.
-
-    Where `RulePRM` scores every step from the first error on 0, this one judges a
-    step against what the solution itself has stated (`world.local_errors`), so
-    correct work after a mistake scores 1. Real step verifiers behave like this
-    when they check one step at a time. Under min-form credit, a solution's steps
-    after its last mistake get full credit, and the outcome reward does not give that.
-    """
-
-    kind = "local-rule"
-
-    def __init__(self, world: str = "arithmetic") -> None:
-        self.world = get_world(world)
-
-    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
-        return [
-            [0.0 if why else 1.0 for why in self.world.local_errors(prompt, steps)]
-            for prompt, steps in items
-        ]
+from prmkit.prm.rule import RULE_PRMS, LocalRulePRM, RulePRM
+from prmkit.prm.scorer import HUB_ID, PRMFormat, StepScorer
 
 
 def score_in_chunks(
@@ -82,17 +31,6 @@ def score_in_chunks(
             out += scorer.score(items[i : i + chunk])
             bar.update(len(items[i : i + chunk]))
     return out
-
-
-RULE_PRMS = {"rule": RulePRM, "local-rule": LocalRulePRM}
-"""The verifier PRMs, by the name `--prm` and `--model` take."""
-
-
-PRMFormat = Literal["math-shepherd", "qwen-prm", "rlhflow", "skywork", "trl", "prmkit"]
-"""What `--prm-format` takes: a published PRM's format (`prmkit.prm.published`) or prmkit's own."""
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-"""A Hugging Face hub id (owner/name): a published PRM fetched when the machine is online."""
 
 
 def load_scorer(
@@ -135,3 +73,14 @@ def load_scorer(
     from prmkit.prm.scoring import load_prm
 
     return load_prm(spec, prm_format, device, dtype, batch_size, **kw)
+
+
+__all__ = [
+    "HUB_ID",
+    "PRMFormat",
+    "RULE_PRMS",
+    "LocalRulePRM",
+    "RulePRM",
+    "StepScorer",
+    "load_scorer",
+]

@@ -15,9 +15,10 @@ import torch
 
 from prmkit.data import InputError
 from prmkit.models.checkpoint import read_config
-from prmkit.prm.base import RulePRM, StepScorer
 from prmkit.prm.implicit import IMPLICIT_KIND, ImplicitPRM
 from prmkit.prm.models import STEP_KINDS, StepModel, load_step_model
+from prmkit.prm.rule import RulePRM
+from prmkit.prm.scorer import StepScorer
 from prmkit.prm.tagging import collate, length_buckets
 
 ALL_KINDS = (*STEP_KINDS, IMPLICIT_KIND, "rule")

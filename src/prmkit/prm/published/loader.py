@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from prmkit.data import InputError
-from prmkit.prm.base import HUB_ID, PRMFormat
 from prmkit.prm.published.recipes import RECIPES
 from prmkit.prm.published.scorer import PublishedScorer, cls_head, lm_head, value_head
+from prmkit.prm.scorer import HUB_ID, PRMFormat
 
 FORMATS = typing.get_args(PRMFormat)
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import time
 
 from prmkit.data import Problem, read_jsonl, write_jsonl
+from prmkit.demo.context import Context, StageReport
 from prmkit.models.load import load_generator
 from prmkit.prm.base import RulePRM
 from prmkit.search.beam import beam
 from prmkit.search.core import SearchSettings
 from prmkit.search.curves import goals, points, summarize
+from prmkit.search.plots import plot_points
 from prmkit.search.reject import reject
 from prmkit.search.sampled import records_from_pools, sample_pools
 from prmkit.search.scorers import load_scorer
@@ -25,10 +27,7 @@ BENCH = (
 )
 
 
-def stage_search(ctx):
-    from prmkit.commands.demo import StageReport
-    from prmkit.commands.plot import plot_points
-
+def stage_search(ctx: Context) -> StageReport:
     n_prob, n = (24, 16) if ctx.quick else (80, 16)
     problems = read_jsonl(ctx.artifacts["test_problems"], Problem.from_dict)[:n_prob]
     policy = load_generator(ctx.artifacts["policy"])

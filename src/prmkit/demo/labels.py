@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from prmkit.data import Sample, read_jsonl, write_jsonl
+from prmkit.demo.context import Context, StageReport
 from prmkit.label.quality import aggregate, goal, label_and_score, markdown_table
 
 
-def stage_label(ctx):
+def stage_label(ctx: Context) -> StageReport:
     """Label a slice of the demo's samples with mc and omega; table of quality and cost."""
-    from prmkit.commands.demo import StageReport
-
     n, ks = (80, [4]) if ctx.quick else (160, [4, 8])
     every = read_jsonl(ctx.artifacts["samples"], Sample.from_dict)
     samples = every[:: max(1, len(every) // n)][:n]  # spread over the problems
