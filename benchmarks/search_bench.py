@@ -78,7 +78,12 @@ def main() -> None:
     )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--n", type=int, default=64)
-    ap.add_argument("--aggregates", nargs="+", default=list(AGGREGATORS), choices=list(AGGREGATORS))
+    ap.add_argument(
+        "--aggregates",
+        nargs="+",
+        default=["min", "prod", "last", "mean"],
+        choices=list(AGGREGATORS),
+    )
     ap.add_argument("--beam-n", type=int, nargs="*", default=[4, 8, 16])
     ap.add_argument("--expand", type=int, default=4)
     ap.add_argument(

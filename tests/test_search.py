@@ -155,7 +155,6 @@ def test_noisy_rule_prm_is_consistent_and_ordered():
 
 def test_load_scorer_specs():
     assert isinstance(load_scorer("rule"), RulePRM)
-    assert load_scorer(None) is None
     s = load_scorer("noisy-rule:0.5:3")
     assert isinstance(s, NoisyRulePRM) and s.sigma == 0.5 and s.seed == 3
     for bad in ("noisy-rule:abc", "noisy-rule:-1", "noisy-rule:1:2:3"):

@@ -11,8 +11,7 @@ from prmkit.data import InputError, Problem
 from prmkit.data.converters import report_skipped
 from prmkit.grade import read_world_problems
 from prmkit.models.load import load_generator
-from prmkit.prm.base import PRMFormat
-from prmkit.rl.integrations import load_scorer
+from prmkit.prm.base import PRMFormat, load_scorer
 from prmkit.rl.report import plot_curves
 from prmkit.rl.trainer import RLSettings, train_rl
 from prmkit.worlds import arithmetic

@@ -93,15 +93,19 @@ class Config(SearchSettings):
 
 
 def run(cfg: Config) -> dict:
-    scorer = load_scorer(
-        cfg.prm if cfg.method != "vote" else None,
-        cfg.world,
-        cfg.prm_format,
-        cfg.prm_device,
-        cfg.prm_dtype,
-        cfg.prm_batch_size,
-        critic_model=cfg.critic_model,
-        critic_samples=cfg.critic_samples,
+    scorer = (
+        load_scorer(
+            cfg.prm,
+            cfg.world,
+            cfg.prm_format,
+            cfg.prm_device,
+            cfg.prm_dtype,
+            cfg.prm_batch_size,
+            critic_model=cfg.critic_model,
+            critic_samples=cfg.critic_samples,
+        )
+        if cfg.method != "vote"
+        else None
     )
     if cfg.in_ is not None:
         return run_rerank(cfg, scorer)

@@ -12,14 +12,13 @@ import time
 from prmkit.data import Problem, read_jsonl, write_jsonl
 from prmkit.demo.context import Context, StageReport
 from prmkit.models.load import load_generator
-from prmkit.prm.base import RulePRM
+from prmkit.prm.base import RulePRM, load_scorer
 from prmkit.search.beam import beam
 from prmkit.search.core import SearchSettings
 from prmkit.search.curves import goals, points, summarize
 from prmkit.search.plots import plot_points
 from prmkit.search.reject import reject
 from prmkit.search.sampled import records_from_pools, sample_pools
-from prmkit.search.scorers import load_scorer
 
 BENCH = (
     "python benchmarks/search_bench.py --policy POLICY --problems TEST.jsonl --prm PRM --n 16 "

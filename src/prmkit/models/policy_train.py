@@ -8,7 +8,6 @@ learns to err realistically, at varied steps, and keeps no-op steps in its suppo
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from prmkit.models.builtin import BuiltinPolicy
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.steps import render
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.schedule import set_lr, warmup_cosine
 from prmkit.worlds import arithmetic
 
 
@@ -99,9 +99,7 @@ def train_policy(
     losses, t0 = [], time.time()
     bar = tqdm(range(s.steps), desc="policy sft", disable=not progress, leave=False)
     for step in bar:
-        lr = s.lr * min(1.0, (step + 1) / s.warmup) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
+        set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         batch = [rng.choice(prompts) for _ in range(s.batch_size)]
         ex = [
             encode_example(tok, p, make_solution(p, rng, s.mistake_rate, s.noop_rate))

@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from prmkit.data import InputError
-from prmkit.prm.rule import RULE_PRMS, LocalRulePRM, RulePRM
+from prmkit.prm.rule import RULE_PRMS, LocalRulePRM, NoisyRulePRM, RulePRM
 from prmkit.prm.scorer import HUB_ID, PRMFormat, StepScorer
 
 
@@ -33,6 +33,21 @@ def score_in_chunks(
     return out
 
 
+def noisy_rule(spec: str, world: str = "arithmetic") -> NoisyRulePRM:
+    """`noisy-rule[:SIGMA[:SEED]]` as a NoisyRulePRM (SIGMA 1.0 and SEED 0 by default)."""
+    _, *args = spec.split(":")
+    try:
+        sigma = float(args[0]) if args else 1.0
+        seed = int(args[1]) if len(args) > 1 else 0
+    except ValueError:
+        raise InputError(
+            f"--prm {spec}: expected noisy-rule:SIGMA[:SEED] with a number SIGMA and an integer SEED"
+        ) from None
+    if len(args) > 2 or sigma < 0:
+        raise InputError(f"--prm {spec}: expected noisy-rule:SIGMA[:SEED] with SIGMA >= 0")
+    return NoisyRulePRM(sigma, seed=seed, world=world)
+
+
 def load_scorer(
     spec: str,
     world: str = "arithmetic",
@@ -44,11 +59,12 @@ def load_scorer(
 ) -> StepScorer:
     """The StepScorer a `--prm` names: "rule" (the world's exact verifier), "local-rule"
     (its step checker, each step on its own), "rule:WORLD" / "local-rule:WORLD" (the
-    world named, overriding `world`), a trained PRM's folder, or a published PRM's
-    folder or hub id (`prmkit.prm.published`; `prm_format` names its format, else it
-    is detected), or "critic:URL", a generative critic behind an OpenAI-compatible
-    endpoint (`prmkit.prm.critic`; `kw` critic_model, critic_samples). device, dtype, batch_size and `kw` (max_tokens): where and how a
-    model PRM runs (see `prmkit.prm.scoring.load_prm`).
+    world named, overriding `world`), "noisy-rule[:SIGMA[:SEED]]" (experiments only),
+    a trained PRM's folder, a published PRM's folder or hub id (`prmkit.prm.published`;
+    `prm_format` names its format, else it is detected), or "critic:URL", a generative
+    critic behind an OpenAI-compatible endpoint (`prmkit.prm.critic`; `kw`
+    critic_model, critic_samples). device, dtype, batch_size and `kw` (max_tokens):
+    where and how a model PRM runs (see `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search, eval, score and the reward server share. Trained
     PRMs are imported only when asked for, so the rule PRMs load without model code.
@@ -61,6 +77,8 @@ def load_scorer(
     if any(v is not None for v in critic.values()):
         raise InputError("--critic-model and --critic-samples apply to --prm critic:URL only", spec)
     name, _, named_world = spec.partition(":")
+    if name == "noisy-rule":
+        return noisy_rule(spec, world)
     if name in RULE_PRMS:
         try:
             return RULE_PRMS[name](named_world or world)
@@ -80,6 +98,7 @@ __all__ = [
     "PRMFormat",
     "RULE_PRMS",
     "LocalRulePRM",
+    "NoisyRulePRM",
     "RulePRM",
     "StepScorer",
     "load_scorer",

@@ -1,6 +1,15 @@
-"""PRMs from a world's exact verifier: no model, no training; the oracle to compare with."""
+"""PRMs from a world's exact verifier: no model, no training; the oracle to compare with.
+
+`RulePRM` scores every step from the first error on 0; `LocalRulePRM` judges each
+step on its own; `NoisyRulePRM` (EXPERIMENTS ONLY) blurs the exact labels by Gaussian
+noise in logit space, a stand-in for an imperfect trained PRM.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import math
+import random
 
 from prmkit.worlds import get_world
 
@@ -45,6 +54,39 @@ class LocalRulePRM:
             [0.0 if why else 1.0 for why in self.world.local_errors(prompt, steps)]
             for prompt, steps in items
         ]
+
+
+class NoisyRulePRM:
+    """EXPERIMENTS ONLY: the exact verifier's step labels y_i in {0, 1}, blurred.
+
+    score_i = sigmoid(margin * (2 y_i - 1) + sigma * z_i), z_i ~ N(0, 1), where z_i is
+    fixed by (seed, prompt, steps[:i+1]): the same prefix always gets the same score,
+    as it would from a real PRM, so beam search and early rejection see consistent
+    scores. Its last score is a noisy outcome score (the last label is 1 exactly when
+    no step is wrong), so `--aggregate last` ranks as an ORM would.
+    """
+
+    kind = "noisy-rule"
+
+    def __init__(
+        self, sigma: float = 1.0, margin: float = 2.0, seed: int = 0, world: str = "arithmetic"
+    ) -> None:
+        self.rule = RulePRM(world)
+        self.sigma, self.margin, self.seed = sigma, margin, seed
+
+    def _z(self, prompt: str, steps: list[str]) -> float:
+        h = hashlib.blake2b(repr((self.seed, prompt, steps)).encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(h, "little")).gauss(0.0, 1.0)
+
+    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        out = []
+        for (prompt, steps), exact in zip(items, self.rule.score(items)):
+            row = []
+            for i, y in enumerate(exact):
+                logit = self.margin * (2 * y - 1) + self.sigma * self._z(prompt, steps[: i + 1])
+                row.append(1 / (1 + math.exp(-logit)))
+            out.append(row)
+        return out
 
 
 RULE_PRMS = {"rule": RulePRM, "local-rule": LocalRulePRM}

@@ -17,7 +17,6 @@ positions supervised here are exactly the positions read at scoring time.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from prmkit.data.formats import hard_from_first_error, sample_labels
 from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
 from prmkit.prm.models import StepModel
 from prmkit.prm.tagging import IGNORE, Tagged, collate
+from prmkit.schedule import set_lr, warmup_cosine
 
 
 @dataclass
@@ -78,15 +78,6 @@ def label_source(samples: Sequence[Sample], labels: str) -> str:
     return "+".join(sorted(methods))
 
 
-def _lr(s: TrainSettings, step: int) -> float:
-    return (
-        s.lr
-        * min(1.0, (step + 1) / max(1, s.warmup))
-        * 0.5
-        * (1 + math.cos(math.pi * step / s.steps))
-    )
-
-
 def _loop(
     model: torch.nn.Module,
     examples: list,
@@ -107,8 +98,7 @@ def _loop(
     losses, t0 = [], time.time()
     bar = tqdm(range(s.steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr(s, step)
+        set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         batch = [
             examples[rng.randrange(len(examples))] for _ in range(min(s.batch_size, len(examples)))
         ]

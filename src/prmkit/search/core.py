@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from prmkit.models.steps import render
+from prmkit.prm.aggregate import AGGREGATORS, aggregate
 from prmkit.prm.base import StepScorer
-from prmkit.search.aggregate import AGGREGATORS, aggregate
 from prmkit.worlds import get_world
 
 

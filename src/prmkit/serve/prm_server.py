@@ -22,7 +22,6 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from fastapi import FastAPI
 
 from prmkit.models.chat_text import TextCleaner, split_query
 from prmkit.models.steps import STEP_SEP
+from prmkit.prm.aggregate import AGGREGATORS, check_aggregator
 from prmkit.prm.base import StepScorer
 from prmkit.serve.http import (
     ApiError,
@@ -45,18 +45,6 @@ from prmkit.serve.http import (
 from prmkit.serve.scorer_process import CLIENT_ERRORS
 
 Item = tuple[str, list[str]]
-
-
-def _prod(xs: list[float]) -> float:
-    return math.prod(xs)
-
-
-AGGREGATORS: dict[str, Callable[[list[float]], float]] = {
-    "min": min,  # the weakest step bounds the solution (Lightman et al. 2023)
-    "prod": _prod,  # probability that every step is correct, if independent
-    "mean": lambda xs: sum(xs) / len(xs),
-    "last": lambda xs: xs[-1],  # the final step's score, as an outcome reward
-}
 
 
 @dataclass
@@ -253,8 +241,7 @@ def create_app(
 
     `cleaner` (from the policy's tokenizer) strips /get_reward queries' special tokens
     and finds the problem in chat-templated prompts."""
-    if aggregator not in AGGREGATORS:
-        raise ValueError(f"aggregator must be one of {sorted(AGGREGATORS)}")
+    check_aggregator(aggregator)
     agg = AGGREGATORS[aggregator]
     limits = limits or Limits()
     batcher = DynamicBatcher(scorer, max_batch_size, max_wait_ms, max_queue)
