@@ -14,7 +14,7 @@ from prmkit.label import METHODS, LabelContext
 from prmkit.label.base import ItemError, Probe
 from prmkit.label.omega import Search, shared_steps, update, waves
 from prmkit.label.progress import advantages
-from prmkit.models.generator import Generation
+from prmkit.models.generator import Generation, TextGenerator
 from prmkit.models.sampling import derive_seed
 from prmkit.models.steps import split_steps
 from prmkit.worlds import arithmetic as A
@@ -31,7 +31,7 @@ def one_thread():
     torch.set_num_threads(n)  # 7+5=12, 12*3=36, 36-4=32
 
 
-class OraclePolicy:
+class OraclePolicy(TextGenerator):
     """A scripted policy for the arithmetic world.
 
     From a prefix with no error it finishes the canonical solution with probability

@@ -132,7 +132,7 @@ class Config:
 
 
 def run(cfg: Config) -> dict:
-    return run_labeling(
+    return {"command": "label"} | run_labeling(
         cfg.job(),
         cfg.in_,
         cfg.out,

@@ -10,7 +10,7 @@ from typing import Literal
 from prmkit.data import InputError, Problem
 from prmkit.data.converters import report_skipped
 from prmkit.grade import read_world_problems
-from prmkit.models.load import load_generator
+from prmkit.models.load import load_local_policy
 from prmkit.prm.base import PRMFormat, load_scorer
 from prmkit.rl.report import plot_curves
 from prmkit.rl.trainer import RLSettings, train_rl
@@ -87,11 +87,7 @@ def summarize(rows: list[dict]) -> dict:
 
 def run(cfg: Config) -> dict:
     t0 = time.time()
-    policy = load_generator(cfg.policy)
-    if not hasattr(policy, "model"):
-        raise InputError(
-            "RL needs a local policy (prmkit checkpoint or Hugging Face folder)", cfg.policy
-        )
+    policy = load_local_policy(cfg.policy)
     scorer = None
     if cfg.reward == "prm":
         opts = (cfg.prm_format, cfg.prm_device, cfg.prm_dtype, cfg.prm_batch_size)

@@ -154,7 +154,7 @@ def run_rerank(cfg: Config, scorer) -> dict:
 
 
 def head(cfg: Config, scorer, label: str) -> dict:
-    kind = None if scorer is None else getattr(scorer, "kind", type(scorer).__name__)
+    kind = None if scorer is None else scorer.kind
     return {
         "command": "search",
         "method": cfg.method,

@@ -89,7 +89,7 @@ def stage_search(ctx: Context) -> StageReport:
         + f"\nOne seed and {len(problems)} problems: expect a few points of noise. Several seeds: `{BENCH}`.\n\n"
         "![accuracy vs N](accuracy_vs_n.png) ![accuracy vs tokens](accuracy_vs_tokens.png)\n"
     )
-    summary = {"prm": getattr(scorer, "kind", "?"), "problems": len(problems), "goals": g}
+    summary = {"prm": scorer.kind, "problems": len(problems), "goals": g}
     summary["methods"] = {
         lab: {"n": nn} | {k: v for k, v in st.items() if k != "curve"}
         for lab, (nn, st, _) in stats.items()

@@ -189,15 +189,14 @@ def precheck(samples: list[Sample], ctx: LabelContext) -> None:
     gen = ctx.generator
     if gen is None:
         return
-    block = getattr(getattr(getattr(gen, "model", None), "cfg", None), "block_size", None)
+    limit = gen.context_length
     for s in samples:
         try:
-            text = render(s.prompt, s.steps, gen.step_sep)
-            ids = gen.encode_prompt(text) if hasattr(gen, "encode_prompt") else None
+            ids = gen.prompt_ids(render(s.prompt, s.steps, gen.step_sep))
         except ValueError as e:
             raise ItemError(s.id, str(e)) from None
-        if ids is not None and block is not None and len(ids) >= block:
-            why = f"problem and solution take {len(ids)} tokens, the policy's block_size is {block}"
+        if ids is not None and limit is not None and len(ids) >= limit:
+            why = f"problem and solution take {len(ids)} tokens, the policy's context length is {limit}"
             raise ItemError(s.id, why)
 
 
@@ -374,7 +373,6 @@ def run_labeling(
     ordered = [records[s.id] for s in samples if s.id in records]
     write_jsonl(out_path, ordered)
     summary = {
-        "command": "label",
         "method": job.method,
         "k": job.k if job.method in NEEDS_POLICY | {"judge"} else None,
         "out": out_path,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from prmkit.data import InputError
-from prmkit.models.generator import Generator
+from prmkit.models.generator import Generator, LocalPolicy
 
 
 def load_generator(path: str, **kwargs) -> Generator:
@@ -36,10 +36,21 @@ def load_generator(path: str, **kwargs) -> Generator:
     if cfg.get("kind") == "policy":
         from prmkit.models.builtin import BuiltinPolicy
 
-        return BuiltinPolicy.load(path)
+        return BuiltinPolicy.load(path, cfg)
     if "model_type" in cfg:
         from prmkit.models.hf import HFPolicy
 
         return HFPolicy.load(path, **kwargs)
     kind = cfg.get("kind")
     raise InputError(f"checkpoint is of kind {kind!r}, expected a policy", str(cfg_path))
+
+
+def load_local_policy(path: str) -> LocalPolicy:
+    """A policy whose weights are here, as training needs: a prmkit policy checkpoint or
+    a local Hugging Face causal-LM folder (not a server address)."""
+    if path.startswith(("http://", "https://")):
+        raise InputError(
+            "this needs a local policy (prmkit checkpoint or Hugging Face folder), not a server",
+            path,
+        )
+    return load_generator(path)

@@ -98,7 +98,7 @@ def make_trl_reward_func(
             step_sep,
         )
 
-    reward_func.__name__ = f"prmkit_{getattr(prm, 'kind', 'prm')}_{aggregate}"
+    reward_func.__name__ = f"prmkit_{prm.kind}_{aggregate}"
     return reward_func
 
 

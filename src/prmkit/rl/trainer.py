@@ -211,7 +211,7 @@ class RLTrainer:
         torch.manual_seed(settings.seed)
 
     def _budget(self, prompts: list[str]) -> int:
-        if not self.adapter.builtin:
+        if self.adapter.max_len is None:
             return self.s.max_new_tokens
         longest = max(len(self.adapter.prompt_ids(p + self.adapter.step_sep)) for p in prompts)
         return max(1, min(self.s.max_new_tokens, self.adapter.max_len - longest))

@@ -26,7 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from prmkit.models.chat_text import decode_pieces
-from prmkit.models.generator import Generation, Generator, SamplingParams
+from prmkit.models.generator import Generation, Generator, LocalPolicy, SamplingParams
 from prmkit.serve.http import (
     ApiError,
     Guard,
@@ -87,46 +87,27 @@ class Request_:
 
 def token_pieces(gen: Generator, ids: list[int]) -> list[str]:
     """The text each generated token adds (special tokens add nothing)."""
-    if hasattr(gen, "tok") and hasattr(gen.tok, "itos"):  # built-in char tokenizer
-        return [gen.tok.decode([t]) for t in ids]
-    if hasattr(gen, "tok"):  # HF: incremental detokenisation over a short window
-        return decode_pieces(gen.tok, ids)
-    return [""] * len(ids)
+    return decode_pieces(gen.decode, ids)
 
 
 def token_name(gen: Generator, tid: int, piece: str) -> str:
-    if piece:
-        return piece
-    tok = getattr(gen, "tok", None)
-    if tok is not None and hasattr(tok, "itos"):
-        return tok.itos[tid]
-    if tok is not None and hasattr(tok, "convert_ids_to_tokens"):
-        return str(tok.convert_ids_to_tokens(tid))
-    return ""
+    return piece or gen.token_name(tid)
 
 
 def prompt_ids(gen: Generator, prompt: str) -> list[int]:
-    if hasattr(gen, "encode_prompt"):
-        return gen.encode_prompt(prompt)
-    tok = getattr(gen, "tok", None)
-    if tok is not None:
-        return tok(prompt, add_special_tokens=True)["input_ids"]
-    return []
+    return gen.prompt_ids(prompt) or []
 
 
 @torch.no_grad()
 def top_logprobs(
-    gen: Generator, prompt: str, ids: list[int], k: int
+    gen: LocalPolicy, prompt: str, ids: list[int], k: int
 ) -> list[list[tuple[int, float]]]:
     """For each generated position, the k most likely tokens and their log-probs (T=1)."""
     if not ids:
         return []
-    p = prompt_ids(gen, prompt)
-    seq = torch.tensor([p + ids])
-    if hasattr(gen, "encode_prompt"):
-        logits = gen.model(seq)[0]
-    else:
-        logits = gen.model(input_ids=seq).logits[0]
+    p = gen.prompt_ids(prompt)
+    seq = torch.tensor([p + ids], device=gen.device)
+    logits = gen.logits(seq, torch.ones_like(seq, dtype=torch.bool))[0]
     logp = logits[len(p) - 1 : len(p) - 1 + len(ids)].float().log_softmax(-1)
     vals, idx = logp.topk(min(k, logp.shape[-1]), dim=-1)
     return [list(zip(i.tolist(), v.tolist())) for i, v in zip(idx, vals)]
@@ -199,15 +180,9 @@ def render_chat(gen: Generator, messages: list[dict]) -> str:
     a final assistant message, which is continued as written: the user message is the
     problem and an assistant message holds the steps so far.
     """
-    tok = getattr(gen, "tok", None)
-    if tok is not None and getattr(tok, "chat_template", None):
-        last_assistant = messages[-1]["role"] == "assistant"
-        return tok.apply_chat_template(
-            messages,
-            tokenize=False,
-            add_generation_prompt=not last_assistant,
-            continue_final_message=last_assistant,
-        )
+    templated = gen.chat_prompt(messages)
+    if templated is not None:
+        return templated
     parts = [m["content"] + gen.step_sep for m in messages[:-1]]
     last = messages[-1]
     parts.append(last["content"] if last["role"] == "assistant" else last["content"] + gen.step_sep)

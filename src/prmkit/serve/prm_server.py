@@ -42,7 +42,7 @@ from prmkit.serve.http import (
     parse_json,
     simple_error,
 )
-from prmkit.serve.scorer_process import CLIENT_ERRORS
+from prmkit.serve.scorer_process import CLIENT_ERRORS, ScorerProcess
 
 Item = tuple[str, list[str]]
 
@@ -106,9 +106,8 @@ class DynamicBatcher:
             except asyncio.CancelledError:
                 pass
         self.pool.shutdown(wait=True)
-        close = getattr(self.scorer, "close", None)  # a ScorerProcess ends its child
-        if close is not None:
-            close()
+        if isinstance(self.scorer, ScorerProcess):  # its child process ends
+            self.scorer.close()
 
     async def submit(self, items: list[Item]) -> list:
         if self.queue is None:
@@ -195,7 +194,9 @@ class DynamicBatcher:
             "largest_batch": self.largest,
             "queued": self.queue.qsize() if self.queue is not None else 0,
             "busy_seconds": round(self.busy_s, 3),
-        } | ({"scorer_starts": self.scorer.starts} if hasattr(self.scorer, "starts") else {})
+        } | (
+            {"scorer_starts": self.scorer.starts} if isinstance(self.scorer, ScorerProcess) else {}
+        )
 
 
 def _check_scores(items: list[Item], out) -> None:
@@ -280,7 +281,7 @@ def create_app(
     async def health():
         return {
             "status": "ok",
-            "scorer": getattr(scorer, "kind", type(scorer).__name__),
+            "scorer": scorer.kind,
             "aggregator": aggregator,
             "max_batch_size": max_batch_size,
             "max_wait_ms": max_wait_ms,
