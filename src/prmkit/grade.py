@@ -36,7 +36,8 @@ def graded_sample(
         final_answer=g.final_answer,
         correct=g.correct,
         first_error=g.first_error,
-        meta={"world": world, "status": g.status, "reason": g.reason} | (meta or {}),
+        meta={"world": world, "status": g.status, "reason": g.reason, "error_kind": g.kind}
+        | (meta or {}),
         turns=turns,
     )
 

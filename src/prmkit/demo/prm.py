@@ -81,7 +81,7 @@ def stage_prm(ctx: Context) -> StageReport:
             f"| {k} | {v['f1']} | {v['acc_error']} | {v['acc_correct']} | {v['threshold']:.3f} | {v['auroc']} |\n"
             for k, v in rows.items()
         )
-        + "\nOther label sources and seeds: the README's PRM section.\n"
+        + "\nOther label sources and seeds: docs/benchmarks.md and docs/prm-evaluation.md.\n"
     )
     summary = {
         "label_source": t["label_source"],

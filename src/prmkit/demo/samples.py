@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from prmkit.commands import sample as sample_cmd
 from prmkit.data import Sample, read_jsonl
 from prmkit.demo.context import Context, StageReport
 from prmkit.report import bar_plot
+from prmkit.worlds.arithmetic import KINDS
 
 
 def stage_sample(ctx: Context) -> StageReport:
@@ -31,17 +34,16 @@ def stage_sample(ctx: Context) -> StageReport:
         "First wrong step in the policy's wrong solutions",
         "wrong solutions",
     )
-    reasons: dict[str, int] = {}
-    for x in samples:
-        if x.meta.get("reason"):
-            key = x.meta["reason"].split(":")[0].split(" ")[0]
-            reasons[key] = reasons.get(key, 0) + 1
+    kinds = Counter(x.meta["error_kind"] for x in samples if x.meta.get("error_kind"))
     noop = sum(st == "noop" for x in samples for st in x.meta.get("status", []))
+    wrong = sum(kinds.values())
     md = (
         f"{s['samples']} samples ({n} per problem) in {s['seconds']} s, {s['tokens']} tokens. "
         f"Accuracy {s['accuracy']:.1%}, so {1 - s['accuracy']:.1%} are wrong; no-op steps: {noop}.\n\n"
-        "| first error kind | solutions |\n|---|---|\n"
-        + "".join(f"| {k} | {v} |\n" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        "What the arithmetic world's verifier finds wrong at each wrong solution's first "
+        f"wrong step ({wrong} solutions):\n\n"
+        "| first error (verifier's category) | what it means | solutions |\n|---|---|---|\n"
+        + "".join(f"| {k} | {KINDS[k]} | {v} |\n" for k, v in kinds.most_common())
         + "\n![first-error positions](first_error_positions.png)\n"
     )
     summ = {
@@ -50,5 +52,6 @@ def stage_sample(ctx: Context) -> StageReport:
         "wrong_fraction": round(1 - s["accuracy"], 4),
         "first_error_counts": counts,
         "noop_steps": noop,
+        "first_error_kinds": dict(kinds.most_common()),
     }
     return StageReport("Samples and exact step labels", md, summ)

@@ -16,6 +16,7 @@ from prmkit.prm.base import RulePRM, load_scorer
 from prmkit.search.beam import beam
 from prmkit.search.core import SearchSettings
 from prmkit.search.curves import goals, points, summarize
+from prmkit.search.diagnose import ranking
 from prmkit.search.plots import plot_points
 from prmkit.search.reject import reject
 from prmkit.search.sampled import records_from_pools, sample_pools
@@ -63,35 +64,84 @@ def stage_search(ctx: Context) -> StageReport:
     plot_points(pts, str(ctx.out), "demo")
     g = goals(pts, "min", n=n)
     stats = {label: (nn, summarize(recs, secs), secs) for label, nn, recs, secs in rows}
+    vote_acc = stats["vote"][1]["accuracy"]
     table = "".join(
-        f"| {lab} | {nn} | {st['accuracy']:.1%} | {st['tokens_per_problem']:.0f} | {st['prm_tokens_per_problem']:.0f} | {secs:.1f} |\n"
+        f"| {lab} | {nn} | {st['accuracy']:.1%} | {100 * (st['accuracy'] - vote_acc):+.1f} "
+        f"| {st['tokens_per_problem']:.0f} | {st['prm_tokens_per_problem']:.0f} | {secs:.1f} |\n"
         for lab, (nn, st, secs) in stats.items()
     )
-    bon_st = stats["bon-min"][1]
-    beam_lines = "".join(
-        f"- {lab} (N={nn}): {st['accuracy']:.1%} against bon@{n} {bon_st['accuracy']:.1%}, with "
-        f"{st['tokens_per_problem'] / max(1.0, bon_st['tokens_per_problem']):.0%} of bon@{n}'s generated tokens "
-        f"(goal: bon@{n}'s accuracy with <= 50%: {'met' if st['accuracy'] >= bon_st['accuracy'] and st['tokens_per_problem'] <= 0.5 * bon_st['tokens_per_problem'] else 'not met'}).\n"
-        for lab, (nn, st, _) in stats.items()
-        if lab.startswith("beam")
-    )
-    wvm = g["weighted_vote_margin"]
+    diag = ranking(pools, scorer, "min")
     md = (
         f"{len(problems)} held-out problems; PRM: {prm_name}. Steps are scored by `min`. "
         f"bon, vote and weighted-vote choose from one pool of {n} samples per problem (sampled in {pool_s:.1f} s); "
         "their curves over N subsample that pool. Beam: B=2 beams x M=4 proposals a step (8 a round); "
         "beam K=4 (DVTS): 4 independent subtrees of one beam x M=2 proposals, their answers pooled by weighted vote (wv). "
-        f"Reject: {n} candidates, scored after their first step, the best 25% continued.\n\n"
-        "| method | N | accuracy | generated tokens / problem | PRM tokens / problem | seconds |\n|---|---|---|---|---|---|\n"
+        f"Reject: {n} candidates, scored after their first step, the best 25% continued. "
+        f"Majority vote over {n} samples (vote@{n}, no PRM) is the baseline every row is compared with.\n\n"
+        f"| method | N | accuracy | minus vote@{n} (points) | generated tokens / problem | PRM tokens / problem | seconds |\n"
+        "|---|---|---|---|---|---|---|\n"
         + table
-        + f"\n- weighted-vote@{n} minus vote@{n}: {wvm['points']:+.1f} points (goal >= +5: {'met' if wvm['met'] else 'not met'}).\n"
-        + beam_lines
+        + "\n"
+        + comparisons(stats, g, n)
+        + bon_explained(pts, diag, n)
         + f"\nOne seed and {len(problems)} problems: expect a few points of noise. Several seeds: `{BENCH}`.\n\n"
         "![accuracy vs N](accuracy_vs_n.png) ![accuracy vs tokens](accuracy_vs_tokens.png)\n"
     )
-    summary = {"prm": scorer.kind, "problems": len(problems), "goals": g}
+    summary = {"prm": scorer.kind, "problems": len(problems), "goals": g, "bon_ranking": diag}
     summary["methods"] = {
         lab: {"n": nn} | {k: v for k, v in st.items() if k != "curve"}
         for lab, (nn, st, _) in stats.items()
     }
     return StageReport("Test-time search", md, summary)
+
+
+def comparisons(stats: dict, g: dict, n: int) -> str:
+    """Each PRM method against vote@n and bon@n, in figures, with the targets beside them."""
+    vote, bon = stats["vote"][1], stats["bon-min"][1]
+    wvm = g["weighted_vote_margin"]
+    lines = [
+        f"- weighted-vote@{n} minus vote@{n}: {wvm['points']:+.1f} points (target: +5 or more).\n"
+    ]
+    for lab, (nn, st, _) in stats.items():
+        if lab.startswith("beam"):
+            share = st["tokens_per_problem"] / max(1.0, bon["tokens_per_problem"])
+            lines.append(
+                f"- {lab} (N={nn}): {st['accuracy']:.1%}, against bon@{n} {bon['accuracy']:.1%} and "
+                f"vote@{n} {vote['accuracy']:.1%}, with {share:.0%} of bon@{n}'s generated tokens "
+                f"(target: bon@{n}'s accuracy with at most 50% of its tokens).\n"
+            )
+    return "".join(lines)
+
+
+def bon_explained(pts: dict, diag: dict, n: int) -> str:
+    """Best-of-N's curve over N and the measured reason for its shape (search.diagnose)."""
+    curve = {int(k): v["accuracy"] for k, v in pts["bon-min"].items()}
+    votes = {int(k): v["accuracy"] for k, v in pts["vote"].items()}
+    first, last = min(curve), max(curve)
+    top = max(curve, key=lambda k: curve[k])
+    shape = (
+        f"falls from {curve[top]:.1%} at N={top} to {curve[last]:.1%} at N={last}"
+        if curve[last] < curve[top] - 1e-9
+        else f"goes from {curve[first]:.1%} at N={first} to {curve[last]:.1%} at N={last}"
+    )
+    out = (
+        f"\nbon-min {shape} (vote: {votes[first]:.1%} to {votes[last]:.1%}). Measured on the "
+        f"same pool: a correct solution is among the {n} samples for {diag['coverage']:.1%} of the "
+        f"problems (pass@{n}); the PRM scores a correct solution above a wrong one of the same "
+        f"problem in {diag['pairwise']:.1%} of {diag['pairs']} such pairs (50% is chance); "
+        f"bon@{n} picks a wrong solution in {diag['misses']} of the {diag['covered']} problems "
+        "that have a correct one."
+    )
+    if diag["at_error"] is not None:
+        out += (
+            f" On the wrong solutions it picked, the PRM's mean score at the verifier's first "
+            f"wrong step is {diag['at_error']:.2f}, against {diag['at_ok']:.2f} on the steps of "
+            "correct solutions."
+        )
+    if curve[last] < curve[top] - 1e-9:
+        out += (
+            " With the PRM ranking this far from perfect, every extra candidate is another "
+            "chance of a wrong solution that outscores the correct ones, so best-of-N falls as "
+            "N grows; the vote needs no PRM and is not exposed to it."
+        )
+    return out + "\n"
