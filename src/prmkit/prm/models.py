@@ -277,9 +277,10 @@ class HFStepModel(StepModel):
         return m.eval()
 
 
-def load_step_model(ckpt_dir: str | Path) -> StepModel:
-    """A discriminative PRM or ORM checkpoint (any backend)."""
-    cfg = read_config(ckpt_dir, STEP_KINDS)
+def load_step_model(ckpt_dir: str | Path, cfg: dict | None = None) -> StepModel:
+    """A discriminative PRM or ORM checkpoint (any backend); `cfg`: its config.json when
+    the caller has read it already."""
+    cfg = cfg or read_config(ckpt_dir, STEP_KINDS)
     if cfg.get("backend") == "hf":
         return HFStepModel.load(ckpt_dir, cfg)
     if cfg.get("backend") == "encoder":

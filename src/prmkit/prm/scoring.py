@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from prmkit.data import InputError
-from prmkit.models.checkpoint import read_config
+from prmkit.models.checkpoint import check_kind, folder_config, read_config
 from prmkit.prm.implicit import IMPLICIT_KIND, ImplicitPRM
 from prmkit.prm.models import STEP_KINDS, StepModel, load_step_model
 from prmkit.prm.rule import RulePRM
@@ -111,13 +111,15 @@ def load_prm(
     """
     from prmkit.prm.published import is_published, load_published, place
 
-    if is_published(path, prm_format):
+    folder = Path(path)
+    cfg = folder_config(folder) if (folder / "config.json").is_file() else None
+    if is_published(path, prm_format, cfg):
         return load_published(path, prm_format, device, dtype, batch_size, kw.get("max_tokens"))
     if batch_size is not None:
         kw["max_batch"] = batch_size
     if path == "rule" or path.startswith("rule:"):
         return RulePRM(path.split(":", 1)[1] if ":" in path else "arithmetic")
-    cfg = read_config(path, ALL_KINDS)
+    cfg = read_config(path, ALL_KINDS) if cfg is None else check_kind(cfg, ALL_KINDS, path)
     if cfg["kind"] == "rule":
         try:
             return RulePRM(cfg.get("world", "arithmetic"))
@@ -129,4 +131,4 @@ def load_prm(
         from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
 
         return EncoderScorer(place(EncoderStepModel.load(path, cfg), device, dtype), **kw)
-    return ModelScorer(place(load_step_model(path), device, dtype), **kw)
+    return ModelScorer(place(load_step_model(path, cfg), device, dtype), **kw)

@@ -270,7 +270,7 @@ def load_published(
     )
 
 
-def is_published(spec: str, fmt: str | None = None) -> bool:
+def is_published(spec: str, fmt: str | None = None, config: dict | None = None) -> bool:
     """Whether `--prm spec` (with `--prm-format fmt`) names a published PRM rather than
     a prmkit checkpoint or rule: a format other than prmkit, a model folder whose
     config.json has no prmkit `kind`, or a hub id that is not a local path."""
@@ -280,7 +280,9 @@ def is_published(spec: str, fmt: str | None = None) -> bool:
         return fmt != "prmkit"
     p = Path(spec)
     if p.is_dir():
-        return (p / "config.json").exists() and "kind" not in _json(p / "config.json")
+        if config is None:
+            config = _json(p / "config.json")
+        return (p / "config.json").exists() and "kind" not in config
     return not p.exists() and bool(HUB_ID.match(spec))
 
 
