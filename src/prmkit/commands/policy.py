@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from prmkit.data.converters import report_skipped
 from prmkit.grade import read_world_problems
@@ -13,24 +13,14 @@ from prmkit.models.tokenizer import CharTokenizer
 from prmkit.worlds import arithmetic
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(SFTSettings):
+    """`prmkit policy train`: the SFT settings (`SFTSettings`), the model's shape and the files."""
+
     problems: str
     """training problems (JSONL from `prmkit world generate`)"""
     out: str
     """output directory for the checkpoint (model.safetensors + config.json)"""
-    steps: int = 600
-    """optimizer steps"""
-    batch_size: int = 64
-    """solutions per step"""
-    lr: float = 3e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
-    mistake_rate: float = 0.2
-    """fraction of training solutions with one controlled mistake"""
-    noop_rate: float = 0.05
-    """fraction of training solutions with a correct-but-useless step"""
-    drill_fraction: float = 0.25
-    """fraction of each batch spent on rows of arithmetic facts (speeds up learning)"""
     d_model: int = 128
     """transformer width"""
     n_layer: int = 4
@@ -41,8 +31,6 @@ class Config:
     """longest sequence in tokens (prompt + solution)"""
     eval_problems: int = 200
     """after training, sample one solution for this many problems and report accuracy"""
-    seed: int = 0
-    """random seed"""
     progress: bool = True
     """show a progress bar"""
     skip_invalid: bool = False
@@ -66,14 +54,7 @@ def run(cfg: Config) -> dict:
     gcfg = GPTConfig(
         CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
     )
-    settings = SFTSettings(
-        cfg.steps,
-        cfg.batch_size,
-        cfg.lr,
-        mistake_rate=cfg.mistake_rate,
-        noop_rate=cfg.noop_rate,
-        seed=cfg.seed,
-    )
+    settings = SFTSettings(**{f.name: getattr(cfg, f.name) for f in fields(SFTSettings)})
     policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
     policy.save(cfg.out, {"world": "arithmetic", "train": log | {"mistake_rate": cfg.mistake_rate}})
     summary = {"command": "policy train", "out": cfg.out, "skipped": skipped} | log

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -25,8 +25,11 @@ def unescape(text: str) -> str:
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(TrainSettings):
+    """`prmkit prm train`: the training settings (`TrainSettings`; --lr's default here
+    depends on the objective), the model and the files."""
+
     data: str
     """labeled samples: prmkit JSONL (labels.soft / labels.hard, else the exact first_error), or a TRL, ProcessBench, Math-Shepherd or PRM800K file (detected)"""
     out: str
@@ -57,18 +60,8 @@ class Config:
     """hf lm head: the token read as 'step is correct' (one token)"""
     bad_token: str = "-"
     """hf lm head: the token read as 'step is wrong' (one token)"""
-    steps: int = 400
-    """optimizer steps"""
-    batch_size: int = 32
-    """solutions per step"""
     lr: float | None = None
     """peak learning rate (cosine decay); default 3e-4 for --kind implicit --objective step, else 1e-3"""
-    warmup: int = 20
-    """warm-up steps"""
-    weight_decay: float = 0.01
-    """AdamW weight decay"""
-    pos_weight: float = 1.0
-    """loss weight of correct-step targets relative to wrong-step targets"""
     beta: float | None = None
     """implicit: reward scale beta in beta * log(pi_phi / pi_ref); default 0.05 with --objective outcome (Yuan et al.), 1.0 with step"""
     d_model: int = 128
@@ -79,8 +72,6 @@ class Config:
     """builtin without --init: attention heads"""
     block_size: int = 256
     """builtin: longest tagged solution in tokens"""
-    seed: int = 0
-    """random seed"""
     progress: bool = True
     """show a progress bar"""
     skip_invalid: bool = False
@@ -158,9 +149,7 @@ def run(cfg: Config) -> dict:
     t0 = time.time()
     model = build_model(cfg)
     lr = lr_and_beta(cfg)[0]
-    s = TrainSettings(
-        cfg.steps, cfg.batch_size, lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
-    )
+    s = TrainSettings(**{f.name: getattr(cfg, f.name) for f in fields(TrainSettings)} | {"lr": lr})
     extra = {"train": {"data": cfg.data, "labels": cfg.labels, "seed": cfg.seed}}
 
     def on_step(n: int) -> None:

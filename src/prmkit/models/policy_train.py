@@ -26,15 +26,26 @@ from prmkit.worlds import arithmetic
 
 @dataclass
 class SFTSettings:
+    """What one SFT run does; `prmkit policy train`'s Config adds the model and the files."""
+
     steps: int = 600
+    """optimizer steps"""
     batch_size: int = 64
+    """solutions per step"""
     lr: float = 3e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
     warmup: int = 30
+    """warm-up steps"""
     weight_decay: float = 0.01
+    """AdamW weight decay"""
     mistake_rate: float = 0.2
+    """fraction of training solutions with one controlled mistake"""
     noop_rate: float = 0.05
+    """fraction of training solutions with a correct-but-useless step"""
     drill_fraction: float = 0.25
+    """fraction of each batch spent on rows of arithmetic facts (speeds up learning)"""
     seed: int = 0
+    """random seed"""
 
 
 def make_solution(

@@ -36,14 +36,22 @@ from prmkit.schedule import set_lr, warmup_cosine
 
 @dataclass
 class TrainSettings:
+    """What one PRM training run does; `prmkit prm train`'s Config adds the model and files."""
+
     steps: int = 400
+    """optimizer steps"""
     batch_size: int = 32
+    """solutions per step"""
     lr: float = 1e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
     warmup: int = 20
+    """warm-up steps"""
     weight_decay: float = 0.01
+    """AdamW weight decay"""
     seed: int = 0
+    """random seed"""
     pos_weight: float = 1.0
-    """weight of the loss on positive (correct-step) targets relative to negatives"""
+    """loss weight of correct-step targets relative to wrong-step targets"""
 
 
 def step_targets(s: Sample, labels: str = "hard") -> list[float]:
