@@ -52,7 +52,6 @@ class LabelJob(Settings):
     method: str
     policy: str = ""
     with_path: str = ""
-    judge_template: str = ""
 
 
 def build_context(job: LabelJob) -> LabelContext:
@@ -62,21 +61,21 @@ def build_context(job: LabelJob) -> LabelContext:
         from prmkit.models.load import load_generator
 
         gen = load_generator(job.policy)
-    opts = dict(job.options)
-    if job.method == "consensus":
-        opts["other"] = {s.id: s for s in read_jsonl(job.with_path, Sample.from_dict)}
-    if job.method == "judge" and job.judge_template in judge.TEMPLATES:
-        opts["judge_template_text"] = judge.TEMPLATES[job.judge_template]
-    elif job.method == "judge" and job.judge_template:
-        p = Path(job.judge_template)
-        if not p.is_file():
-            raise InputError("no such template file", job.judge_template)
-        try:
-            opts["judge_template_text"] = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise InputError("template is not valid UTF-8", job.judge_template) from None
     shared = {f.name: getattr(job, f.name) for f in dataclasses.fields(Settings)}
-    return LabelContext(**shared | {"options": opts}, generator=gen, policy_name=job.policy)
+    ctx = LabelContext(**shared, generator=gen, policy_name=job.policy)
+    if job.method == "consensus":
+        ctx.other = {s.id: s for s in read_jsonl(job.with_path, Sample.from_dict)}
+    if job.method == "judge" and job.judge.template in judge.TEMPLATES:
+        ctx.judge_template_text = judge.TEMPLATES[job.judge.template]
+    elif job.method == "judge" and job.judge.template:
+        p = Path(job.judge.template)
+        if not p.is_file():
+            raise InputError("no such template file", job.judge.template)
+        try:
+            ctx.judge_template_text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError("template is not valid UTF-8", job.judge.template) from None
+    return ctx
 
 
 def _line_numbers(path: Path) -> list[int]:
