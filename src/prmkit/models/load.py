@@ -32,7 +32,7 @@ def load_generator(path: str, **kwargs) -> Generator:
         from prmkit.agents.builtin import builtin_agent
         from prmkit.models.builtin import BuiltinPolicy
 
-        return builtin_agent(BuiltinPolicy.load(path), "toolqa", cfg.get("max_turns", 10))
+        return builtin_agent(BuiltinPolicy.load(path, cfg), "toolqa", cfg.get("max_turns", 10))
     if cfg.get("kind") == "policy":
         from prmkit.models.builtin import BuiltinPolicy
 
