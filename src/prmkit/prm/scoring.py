@@ -16,7 +16,7 @@ import torch
 from prmkit.data import InputError
 from prmkit.models.checkpoint import check_kind, folder_config, read_config
 from prmkit.prm.implicit import IMPLICIT_KIND, ImplicitPRM
-from prmkit.prm.models import STEP_KINDS, StepModel, load_step_model
+from prmkit.prm.models import STEP_KINDS, BuiltinStepModel, HFStepModel, StepModel
 from prmkit.prm.rule import RulePRM
 from prmkit.prm.scorer import StepScorer
 from prmkit.prm.tagging import collate, length_buckets
@@ -91,6 +91,19 @@ def score_per_prefix(
     for (i, _), v in zip(flat, z_all):
         out[i].append(float(torch.tensor(v).sigmoid()))
     return out
+
+
+def load_step_model(ckpt_dir: str | Path, cfg: dict | None = None) -> StepModel:
+    """A discriminative PRM or ORM checkpoint (any backend); `cfg`: its config.json when
+    the caller has read it already."""
+    cfg = cfg or read_config(ckpt_dir, STEP_KINDS)
+    if cfg.get("backend") == "hf":
+        return HFStepModel.load(ckpt_dir, cfg)
+    if cfg.get("backend") == "encoder":
+        from prmkit.prm.encoder import EncoderStepModel
+
+        return EncoderStepModel.load(ckpt_dir, cfg)
+    return BuiltinStepModel.load(ckpt_dir, cfg)
 
 
 def load_prm(
