@@ -26,9 +26,9 @@ import torch
 from tqdm import tqdm
 
 from prmkit.data import InputError, Problem
+from prmkit.prm.base import load_scorer
 from prmkit.rl import advantages as adv
 from prmkit.rl import credit
-from prmkit.rl.integrations import load_scorer
 from prmkit.rl.rollout import token_logprobs
 from prmkit.rl.trainer import RLSettings, RLTrainer, prm_step_rewards
 from prmkit.worlds import arithmetic

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from prmkit.commands.demo_real import figures
 from prmkit.commands.eval_processbench import true_first_error
 from prmkit.data.converters import read_samples
+from prmkit.demo.real import figures
 from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.encoder_train import head_scores, tag_features, train_head
 from prmkit.prm.scoring import load_prm

@@ -48,8 +48,8 @@ def main() -> None:
     mass_b = mass_a = 0.0
     for p in arithmetic.generate(a.n, seed=a.seed):
         steps = arithmetic.solve(p["prompt"])
-        ids = before.encode_prompt(render(p["prompt"], steps, before.step_sep))
-        start = len(before.encode_prompt(render(p["prompt"], [], before.step_sep)))
+        ids = before.prompt_ids(render(p["prompt"], steps, before.step_sep))
+        start = len(before.prompt_ids(render(p["prompt"], [], before.step_sep)))
         pb, pa = next_token_probs(before, ids), next_token_probs(after, ids)
         for t in range(start, len(ids)):
             tok, ch = ids[t], before.tok.decode([ids[t]])

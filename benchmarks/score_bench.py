@@ -27,8 +27,8 @@ import torch
 
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
-from prmkit.prm.models import BuiltinStepModel, load_step_model
-from prmkit.prm.scoring import ModelScorer, score_per_prefix
+from prmkit.prm.models import BuiltinStepModel
+from prmkit.prm.scoring import ModelScorer, load_step_model, score_per_prefix
 from prmkit.prm.tagging import collate, length_buckets
 from prmkit.worlds import arithmetic
 from prmkit.worlds.arithmetic import Difficulty

@@ -18,13 +18,13 @@ import statistics
 import time
 from pathlib import Path
 
-from prmkit.commands.plot import plot_points
 from prmkit.data import Problem, read_jsonl, write_jsonl
 from prmkit.models.load import load_generator
 from prmkit.report import line_plot
 from prmkit.search import AGGREGATORS, SearchSettings, load_scorer, points
 from prmkit.search.beam import beam
 from prmkit.search.curves import goals
+from prmkit.search.plots import plot_points
 from prmkit.search.reject import reject
 from prmkit.search.sampled import records_from_pools, sample_pools
 
@@ -78,7 +78,12 @@ def main() -> None:
     )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--n", type=int, default=64)
-    ap.add_argument("--aggregates", nargs="+", default=list(AGGREGATORS), choices=list(AGGREGATORS))
+    ap.add_argument(
+        "--aggregates",
+        nargs="+",
+        default=["min", "prod", "last", "mean"],
+        choices=list(AGGREGATORS),
+    )
     ap.add_argument("--beam-n", type=int, nargs="*", default=[4, 8, 16])
     ap.add_argument("--expand", type=int, default=4)
     ap.add_argument(

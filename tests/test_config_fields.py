@@ -74,14 +74,26 @@ def handed_on(module) -> list[type]:
 
 
 def command_helpers(module) -> list:
-    """Other modules under prmkit.commands that the command imports (anywhere in it)."""
-    names = set()
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prmkit.commands"):
+    """Modules the command hands its whole cfg to: other prmkit.commands modules it
+    imports, and the modules of functions it calls with `cfg` (e.g. demo -> demo.real)."""
+    tree = ast.parse(inspect.getsource(module))
+    names, origin = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prmkit."):
+            for a in node.names:
+                origin[a.asname or a.name] = node.module
             if node.module == "prmkit.commands":
                 names |= {f"prmkit.commands.{a.name}" for a in node.names}
-            else:
+            elif node.module.startswith("prmkit.commands"):
                 names.add(node.module)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in origin
+            and any(isinstance(a, ast.Name) and a.id == "cfg" for a in node.args)
+        ):
+            names.add(origin[node.func.id])
     return [importlib.import_module(n) for n in sorted(names) if n != module.__name__]
 
 

@@ -21,7 +21,7 @@ def test_step_mode_keeps_the_agreeing_prefix():
     b = labeled(s, [True, False, False, False], "judge")
     keep, why = agree(a, b)
     assert keep == 1 and why == {"disagree": 1, "after_disagreement": 2}
-    out = METHODS["consensus"]([a], LabelContext(options={"other": {s.id: b}}))[0]
+    out = METHODS["consensus"]([a], LabelContext(other={s.id: b}))[0]
     assert out.steps == s.steps[:1] and out.labels.hard == [True] and out.labels.first_error == -1
     p = out.labels.provenance
     assert (

@@ -13,8 +13,9 @@ from prmkit.grade import graded_sample
 from prmkit.label import METHODS, LabelContext
 from prmkit.label.base import ItemError, Probe
 from prmkit.label.omega import Search, shared_steps, update, waves
+from prmkit.label.options import OmegaOptions
 from prmkit.label.progress import advantages
-from prmkit.models.generator import Generation
+from prmkit.models.generator import Generation, TextGenerator
 from prmkit.models.sampling import derive_seed
 from prmkit.models.steps import split_steps
 from prmkit.worlds import arithmetic as A
@@ -31,7 +32,7 @@ def one_thread():
     torch.set_num_threads(n)  # 7+5=12, 12*3=36, 36-4=32
 
 
-class OraclePolicy:
+class OraclePolicy(TextGenerator):
     """A scripted policy for the arithmetic world.
 
     From a prefix with no error it finishes the canonical solution with probability
@@ -82,8 +83,8 @@ SAMPLES = [
 ]
 
 
-def ctx(policy, k=4, **opts):
-    return LabelContext(generator=policy, k=k, seed=3, options=opts)
+def ctx(policy, k=4, **omega):
+    return LabelContext(generator=policy, k=k, seed=3, omega=OmegaOptions(**omega))
 
 
 def test_mc_with_an_exact_oracle_matches_the_verifier_in_one_generate_call():
@@ -115,7 +116,7 @@ def test_mc_soft_labels_are_fractions_of_k():
 def test_omega_finds_the_first_error_with_fewer_rollouts_and_batched_rounds():
     pol = OraclePolicy(1.0)
     mc = METHODS["mc"](SAMPLES, ctx(OraclePolicy(1.0)))
-    om = METHODS["omega"](SAMPLES, ctx(pol, omega_early_stop=False))
+    om = METHODS["omega"](SAMPLES, ctx(pol, early_stop=False))
     for s, a, b in zip(SAMPLES, mc, om):
         assert b.labels.first_error == a.labels.first_error, s.id
         assert b.labels.hard == hard_from_first_error(b.labels.first_error, len(s.steps))
@@ -135,7 +136,8 @@ def test_omega_early_stop_gives_the_same_labels_for_fewer_rollouts(seed):
     samples = [dataclasses.replace(s, id=f"{s.id}{i}") for s in SAMPLES for i in range(4)]
     c = dict(k=8, seed=seed)
     full = METHODS["omega"](
-        samples, LabelContext(generator=OraclePolicy(0.3), **c, options={"omega_early_stop": False})
+        samples,
+        LabelContext(generator=OraclePolicy(0.3), **c, omega=OmegaOptions(early_stop=False)),
     )
     pol = OraclePolicy(0.3)
     early = METHODS["omega"](samples, LabelContext(generator=pol, **c))
@@ -177,14 +179,14 @@ def test_a_proven_success_overrides_a_failed_sample_of_k():
 
 
 def test_omega_truncate_drops_later_steps_and_keeps_a_valid_record():
-    out = METHODS["omega"](SAMPLES[:3], ctx(OraclePolicy(1.0), omega_after="truncate"))
+    out = METHODS["omega"](SAMPLES[:3], ctx(OraclePolicy(1.0), after="truncate"))
     assert [len(s.steps) for s in out] == [4, 2, 1]
     assert out[1].labels.hard == [True, False] and out[1].labels.provenance["dropped_steps"] == 2
     assert out[1].first_error == 1 and out[1].correct is None and out[1].meta["truncated_from"] == 4
     for s in out:
         assert Sample.from_dict(s.to_dict()) == s
     with pytest.raises(ValueError, match="omega_after"):
-        METHODS["omega"](SAMPLES[:1], ctx(OraclePolicy(), omega_after="bogus"))
+        METHODS["omega"](SAMPLES[:1], ctx(OraclePolicy(), after="bogus"))
 
 
 def test_progress_is_the_change_in_success_probability():

@@ -218,8 +218,8 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path, capsys, tiny_policy):
 
 
 def test_demo_stage_trains_and_evaluates(tmp_path, tiny_policy, monkeypatch):
-    from prmkit.commands import demo_prm
-    from prmkit.commands.demo import Context
+    from prmkit.demo import Context
+    from prmkit.demo import prm as demo_prm
 
     monkeypatch.setitem(demo_prm.BUDGET, "quick", (12, 2, 8))
     write_jsonl(tmp_path / "samples.jsonl", make_samples(60, seed=11))

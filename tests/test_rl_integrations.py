@@ -79,13 +79,12 @@ def test_unknown_aggregate():
         I.make_compute_score(RulePRM(), "median")
 
 
-def test_every_loader_knows_the_local_rule_prm():
-    from prmkit.search.scorers import load_scorer as search_loader
+def test_the_loader_knows_the_local_rule_prm():
+    from prmkit.prm.base import load_scorer
 
     steps = BAD.splitlines()
-    for load in (I.load_scorer, search_loader):
-        assert load("local-rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 1.0, 1.0]]
-        assert load("rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 0.0, 0.0]]
+    assert load_scorer("local-rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 1.0, 1.0]]
+    assert load_scorer("rule").score([(PROMPT, steps)]) == [[1.0, 0.0, 0.0, 0.0]]
 
 
 GSM_Q = (

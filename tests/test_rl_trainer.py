@@ -295,7 +295,7 @@ def test_hf_policy_same_trainer(tmp_path):
 
     pol = HFPolicy.load(_tiny_hf(tmp_path))
     ad = PolicyAdapter(pol)
-    assert not ad.builtin
+    assert ad.max_len == pol.model.config.max_position_embeddings  # its context length
     before = _params(pol.model)
     s = RLSettings(
         reward="prm",

@@ -90,5 +90,5 @@ def test_prefix_continuation_is_exact(tiny_policy):
     prefix = ["7+5=12", "12*3=36"]
     text = render("Start with 7, then +5, *3, -4.", prefix)
     assert text == "Start with 7, then +5, *3, -4.\n7+5=12\n12*3=36\n"
-    enc = pol.encode_prompt(text)
+    enc = pol.prompt_ids(text)
     assert pol.tok.decode(enc) == text

@@ -11,7 +11,7 @@ import random
 import pytest
 
 from prmkit.data import InputError, Problem
-from prmkit.models.generator import Generation
+from prmkit.models.generator import Generation, TextGenerator
 from prmkit.models.steps import render
 from prmkit.prm.base import RulePRM
 from prmkit.search import (
@@ -30,7 +30,7 @@ from prmkit.search.select import pick_best, pick_vote, pick_weighted
 from prmkit.worlds import arithmetic as A
 
 
-class ScriptedPolicy:
+class ScriptedPolicy(TextGenerator):
     """Solves arithmetic-world problems step by step; each step is right w.p. p_ok.
 
     A token is a character (plus one end-of-sequence token when a full solution ends).
@@ -155,7 +155,6 @@ def test_noisy_rule_prm_is_consistent_and_ordered():
 
 def test_load_scorer_specs():
     assert isinstance(load_scorer("rule"), RulePRM)
-    assert load_scorer(None) is None
     s = load_scorer("noisy-rule:0.5:3")
     assert isinstance(s, NoisyRulePRM) and s.sigma == 0.5 and s.seed == 3
     for bad in ("noisy-rule:abc", "noisy-rule:-1", "noisy-rule:1:2:3"):
@@ -325,18 +324,16 @@ def test_goals_look_at_every_beam_label():
 
 
 def test_prm_tokens_use_the_scorers_own_count():
-    from types import SimpleNamespace
-
+    from prmkit.models.gpt import GPTConfig
+    from prmkit.prm.models import BuiltinStepModel
+    from prmkit.prm.scoring import ModelScorer
     from prmkit.search.core import prm_input_tokens
 
     items = [("Start with 2, then +1.", ["2+1=3", "Answer: 3"])]
     assert prm_input_tokens(RulePRM(), items) == [len("Start with 2, then +1.\n2+1=3\nAnswer: 3\n")]
-    enc = SimpleNamespace(
-        model=SimpleNamespace(encode=lambda p, s: SimpleNamespace(input_ids=[0] * (len(s) + 5)))
-    )
-    assert prm_input_tokens(enc, items) == [7]
-    counted = SimpleNamespace(count_tokens=lambda its: [42 for _ in its])
-    assert prm_input_tokens(counted, items) == [42]
+    model = BuiltinStepModel.new(GPTConfig(block_size=64, n_layer=1, n_head=1, d_model=8))
+    want = len(model.encode(*items[0]).input_ids)  # BOS, the text and a tag after each step
+    assert prm_input_tokens(ModelScorer(model), items) == [want] and want > len(items[0][0])
 
 
 def test_finished_paths_chosen_by_best_score_or_weighted_vote():

@@ -102,8 +102,8 @@ def test_search_cli_input_errors(tiny_policy, tmp_path, capsys):
 def test_demo_stage_reports_methods_and_goals(tmp_path, monkeypatch):
     from test_search import ScriptedPolicy
 
-    import prmkit.search.stage as stage
-    from prmkit.commands.demo import Context
+    import prmkit.demo.search as stage
+    from prmkit.demo import Context
 
     monkeypatch.setattr(stage, "load_generator", lambda path: ScriptedPolicy(0.6))
     ctx = Context(tmp_path, quick=True, seed=0, progress=False)

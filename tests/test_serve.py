@@ -13,10 +13,10 @@ import httpx
 import pytest
 from serve_fixtures import one_torch_thread  # noqa: F401 (autouse fixture)
 
+from prmkit.prm.aggregate import AGGREGATORS
 from prmkit.prm.base import RulePRM, load_scorer
 from prmkit.serve.http import ThreadServer, resolve_token
 from prmkit.serve.prm_server import (
-    AGGREGATORS,
     DynamicBatcher,
     Limits,
     create_app,

@@ -80,8 +80,8 @@ def test_completions_n_logprobs_stop(server, policy):
     ][0]["logprobs"]["tokens"]
     tok_ids = [int(t.removeprefix("token_id:")) for t in ids]
     assert policy.tok.decode(tok_ids) == first["text"]
-    seq = torch.tensor([policy.encode_prompt(prompts[0]) + tok_ids])
-    P = len(policy.encode_prompt(prompts[0]))
+    seq = torch.tensor([policy.prompt_ids(prompts[0]) + tok_ids])
+    P = len(policy.prompt_ids(prompts[0]))
     with torch.no_grad():
         logp = (
             policy.model(seq)[0]

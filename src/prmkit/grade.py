@@ -1,10 +1,18 @@
-"""Grade generations into samples: joins a world's grader to the data records."""
+"""Grade generations into samples: joins a world's grader to the data records.
+
+`graded_sample` grades one solution, `sample_problems` samples a policy on problems
+and grades every solution, `read_world_problems` reads problems a world can parse.
+"""
 
 from __future__ import annotations
 
-from prmkit.data.records import Problem, Sample
+from tqdm import tqdm
+
+from prmkit.data import InputError, Problem, Sample
+from prmkit.data.converters import iter_records
 from prmkit.data.turns import split_step
-from prmkit.worlds import get_world
+from prmkit.models.generator import SamplingParams, continue_steps
+from prmkit.worlds import arithmetic, get_world
 
 
 def graded_sample(
@@ -28,6 +36,62 @@ def graded_sample(
         final_answer=g.final_answer,
         correct=g.correct,
         first_error=g.first_error,
-        meta={"world": world, "status": g.status, "reason": g.reason} | (meta or {}),
+        meta={"world": world, "status": g.status, "reason": g.reason, "error_kind": g.kind}
+        | (meta or {}),
         turns=turns,
     )
+
+
+def sample_problems(
+    policy,
+    problems: list[Problem],
+    params: SamplingParams,
+    world: str,
+    chunk: int = 64,
+    progress: bool = True,
+) -> tuple[list, int]:
+    """Graded samples for every problem, and the number of tokens generated."""
+    samples, tokens = [], 0
+    bar = tqdm(
+        total=len(problems), desc="sampling", unit="problem", disable=not progress, leave=False
+    )
+    for s in range(0, len(problems), chunk):
+        part = problems[s : s + chunk]
+        call = SamplingParams(
+            **{**params.__dict__, "seed": None if params.seed is None else params.seed + s}
+        )
+        gens = continue_steps(policy, [(p.prompt, []) for p in part], call)
+        for p, gs in zip(part, gens):
+            for j, g in enumerate(gs):
+                tokens += len(g.token_ids)
+                samples.append(
+                    graded_sample(
+                        p,
+                        g.steps,
+                        f"{p.id}-s{j}",
+                        world,
+                        {"finished": g.finished, "n_tokens": len(g.token_ids)},
+                    )
+                )
+        bar.update(len(part))
+    bar.close()
+    return samples, tokens
+
+
+def read_world_problems(path: str, invalid: list[InputError] | None = None) -> list[Problem]:
+    """Problems from JSONL; each prompt must be an arithmetic-world prompt. With
+    `invalid` (a list), a bad line is appended to it and skipped."""
+    out = []
+    for i, obj in iter_records(path, invalid):
+        try:
+            p = Problem.from_dict(obj)
+            arithmetic.parse_prompt(p.prompt)
+        except (ValueError, TypeError, KeyError) as e:
+            if invalid is None:
+                raise InputError(str(e), path, i) from None
+            invalid.append(InputError(str(e), path, i))
+            continue
+        out.append(p)
+    if not out:
+        raise InputError("file has no problems", path)
+    return out

@@ -19,6 +19,13 @@ def bar_plot(counts: dict[str, float], path: str, title: str, ylabel: str) -> st
     return path
 
 
+# marker and dash pattern per series, in order: no two series look alike
+STYLES = [
+    {"marker": m, "linestyle": ls}
+    for m, ls in zip("osD^vP<>X*", ["-", "--", ":", "-.", (0, (5, 1)), (0, (1, 2, 4, 2))] * 2)
+]
+
+
 def line_plot(
     series: dict[str, tuple[list[float], list[float]]],
     path: str,
@@ -27,10 +34,12 @@ def line_plot(
     ylabel: str,
     logx: bool = False,
 ) -> str:
-    """series: name -> (xs, ys)."""
+    """series: name -> (xs, ys). Each series has its own marker and dash pattern, and
+    lines are half transparent, so a series that lies on top of another stays visible."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for name, (xs, ys) in series.items():
-        ax.plot(xs, ys, marker="o", label=name)
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        style = STYLES[i % len(STYLES)]
+        ax.plot(xs, ys, label=name, alpha=0.75, markersize=7 - i % 3, **style)
     if logx:
         ax.set_xscale("log", base=2)
     ax.set_title(title)

@@ -24,7 +24,7 @@ def builtin_act(policy: BuiltinPolicy, params: SamplingParams):
     block = policy.model.cfg.block_size
 
     def act(texts: list[str], seeds: list[int] | None):
-        enc = [policy.encode_prompt(t) for t in texts]
+        enc = [policy.prompt_ids(t) for t in texts]
         out: list = [("", [], [], True)] * len(texts)  # no room left: the episode ends
         fits = [i for i, e in enumerate(enc) if len(e) < block]
         for s in range(0, len(fits), policy.batch_size):

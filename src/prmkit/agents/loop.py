@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prmkit.data.turns import STEP_SEP, Turn, split_step
-from prmkit.models.generator import Generation, SamplingParams
+from prmkit.models.generator import Generation, SamplingParams, TextGenerator
 from prmkit.models.sampling import derive_seed
 from prmkit.models.steps import split_steps
 from prmkit.worlds import get_world
@@ -94,8 +94,9 @@ def run_episodes(
     return n_turns
 
 
-class AgentPolicy:
-    """A Generator whose generations are episodes in a world.
+class AgentPolicy(TextGenerator):
+    """A Generator whose generations are episodes in a world (text only: each action
+    is sampled by the policy inside, within its own context).
 
     A prompt is a question, optionally followed by turns (`render(question, steps)`):
     the environment replays them, then the episode resumes (an episode that has

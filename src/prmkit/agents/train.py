@@ -9,7 +9,6 @@ observations are context, never policy output.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -22,19 +21,30 @@ from prmkit.data.turns import loss_mask, render_turns, split_step
 from prmkit.models.builtin import BuiltinPolicy
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.schedule import set_lr, warmup_cosine
 from prmkit.worlds import toolqa
 
 
 @dataclass
 class AgentSFTSettings:
+    """What one agent SFT run does; `prmkit agent train`'s Config adds the model and files."""
+
     steps: int = 600
+    """optimizer steps"""
     batch_size: int = 32
+    """trajectories per step"""
     lr: float = 3e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
     warmup: int = 30
+    """warm-up steps"""
     weight_decay: float = 0.01
+    """AdamW weight decay"""
     mistake_rate: float = 0.3
+    """fraction of training trajectories with one controlled mistake"""
     noop_rate: float = 0.05
+    """fraction of training trajectories with a redundant lookup"""
     seed: int = 0
+    """random seed"""
 
 
 def expert_trajectory(
@@ -83,9 +93,7 @@ def train_agent_policy(
     losses, t0 = [], time.time()
     bar = tqdm(range(s.steps), desc="agent sft", disable=not progress, leave=False)
     for step in bar:
-        lr = s.lr * min(1.0, (step + 1) / s.warmup) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
+        set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         ex = []
         for p in (rng.choice(prompts) for _ in range(s.batch_size)):
             ids, mask = encode_trajectory(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from prmkit.agents.builtin import builtin_agent
@@ -14,10 +14,14 @@ from prmkit.models.tokenizer import CharTokenizer
 from prmkit.worlds import toolqa
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(AgentSFTSettings):
+    """`prmkit agent train`: the SFT settings (`AgentSFTSettings`), the model and the files."""
+
     RANGES: ClassVar[dict[str, str]] = {
         "steps": ">= 1",
+        "warmup": ">= 0",
+        "weight_decay": ">= 0",
         "batch_size": ">= 1",
         "lr": "> 0",
         "mistake_rate": "[0, 1]",
@@ -35,16 +39,6 @@ class Config:
     """training questions (JSONL from `prmkit world generate --world toolqa`)"""
     out: str
     """output directory for the checkpoint (model.safetensors + config.json)"""
-    steps: int = 600
-    """optimizer steps"""
-    batch_size: int = 32
-    """trajectories per step"""
-    lr: float = 3e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
-    mistake_rate: float = 0.3
-    """fraction of training trajectories with one controlled mistake"""
-    noop_rate: float = 0.05
-    """fraction of training trajectories with a redundant lookup"""
     d_model: int = 128
     """transformer width"""
     n_layer: int = 4
@@ -57,8 +51,6 @@ class Config:
     """most turns per episode when the agent acts (stored in the checkpoint)"""
     eval_problems: int = 200
     """after training, run one episode for this many questions and report success"""
-    seed: int = 0
-    """random seed"""
     progress: bool = True
     """show a progress bar"""
 
@@ -90,14 +82,7 @@ def run(cfg: Config) -> dict:
     gcfg = GPTConfig(
         CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
     )
-    settings = AgentSFTSettings(
-        cfg.steps,
-        cfg.batch_size,
-        cfg.lr,
-        mistake_rate=cfg.mistake_rate,
-        noop_rate=cfg.noop_rate,
-        seed=cfg.seed,
-    )
+    settings = AgentSFTSettings(**{f.name: getattr(cfg, f.name) for f in fields(AgentSFTSettings)})
     policy, log = train_agent_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
     extra = {"mistake_rate": cfg.mistake_rate, "noop_rate": cfg.noop_rate}
     policy.save(cfg.out, {"world": "toolqa", "max_turns": cfg.max_turns, "train": log | extra})

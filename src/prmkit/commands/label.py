@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from prmkit.label.engine import NEEDS_POLICY, LabelJob, run_labeling
+from prmkit.label.options import ConsensusOptions, JudgeOptions, OmegaOptions, PerturbOptions
 from prmkit.label.perturb import MISTAKES
 from prmkit.worlds import WORLDS
 
@@ -114,18 +115,18 @@ class Config:
         return [k.strip() for k in self.perturb_mistakes.split(",") if k.strip()]
 
     def job(self) -> LabelJob:
-        opts = {
-            "omega_after": self.omega_after,
-            "omega_early_stop": self.omega_early_stop,
-            "consensus_mode": self.consensus_mode,
-            "perturb_correct": self.perturb_correct,
-            "perturb_mistakes": self.mistake_kinds(),
-        }
-        opts |= {
-            k: getattr(self, k)
-            for k in self.__dataclass_fields__
-            if k.startswith("judge_") and k != "judge_template"
-        }
+        judge = JudgeOptions(
+            self.judge_url,
+            self.judge_model,
+            self.judge_api,
+            self.judge_template,
+            self.judge_temperature,
+            self.judge_max_tokens,
+            self.judge_api_key_env,
+            self.judge_timeout,
+            self.judge_retries,
+            self.judge_concurrency,
+        )
         return LabelJob(
             method=self.method,
             policy=self.policy,
@@ -136,13 +137,15 @@ class Config:
             top_p=self.top_p,
             world=self.world,
             with_path=self.with_,
-            judge_template=self.judge_template,
-            options=opts,
+            omega=OmegaOptions(self.omega_after, self.omega_early_stop),
+            consensus=ConsensusOptions(self.consensus_mode),
+            judge=judge,
+            perturb=PerturbOptions(self.perturb_correct, tuple(self.mistake_kinds())),
         )
 
 
 def run(cfg: Config) -> dict:
-    return run_labeling(
+    return {"command": "label"} | run_labeling(
         cfg.job(),
         cfg.in_,
         cfg.out,

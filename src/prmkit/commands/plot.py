@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from prmkit.data import read_jsonl
-from prmkit.report import line_plot
 from prmkit.search import SearchRecord, points
+from prmkit.search.plots import plot_points
 
 
 @dataclass
@@ -18,34 +17,6 @@ class Config:
     """output directory for accuracy_vs_n.png and accuracy_vs_tokens.png"""
     title: str = ""
     """text added to both plot titles (e.g. the policy and PRM)"""
-
-
-def plot_points(pts: dict[str, dict[int, dict]], out_dir: str, title: str = "") -> dict[str, str]:
-    """Two PNGs from {label: {n: point}}: accuracy vs N (log2) and vs tokens per problem."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    suffix = f" ({title})" if title else ""
-    by_n = {label: (list(p), [v["accuracy"] for v in p.values()]) for label, p in pts.items()}
-    by_tok = {
-        label: ([v["tokens"] for v in p.values()], [v["accuracy"] for v in p.values()])
-        for label, p in pts.items()
-    }
-    a = line_plot(
-        by_n,
-        str(Path(out_dir) / "accuracy_vs_n.png"),
-        "Accuracy vs N" + suffix,
-        "N (candidates per problem; beam: per round)",
-        "accuracy",
-        logx=True,
-    )
-    b = line_plot(
-        by_tok,
-        str(Path(out_dir) / "accuracy_vs_tokens.png"),
-        "Accuracy vs compute" + suffix,
-        "generated tokens per problem",
-        "accuracy",
-        logx=True,
-    )
-    return {"accuracy_vs_n": a, "accuracy_vs_tokens": b}
 
 
 def run(cfg: Config) -> dict:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from prmkit.data import InputError, Problem
-from prmkit.data.converters import iter_records, report_skipped
+from prmkit.data.converters import report_skipped
+from prmkit.grade import read_world_problems
 from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.policy_train import SFTSettings, train_policy
@@ -16,10 +16,14 @@ from prmkit.models.train_state import TrainState
 from prmkit.worlds import arithmetic
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(SFTSettings):
+    """`prmkit policy train`: the SFT settings (`SFTSettings`), the model's shape and the files."""
+
     RANGES: ClassVar[dict[str, str]] = {
         "steps": ">= 1",
+        "warmup": ">= 0",
+        "weight_decay": ">= 0",
         "batch_size": ">= 1",
         "lr": "> 0",
         "mistake_rate": "[0, 1]",
@@ -38,18 +42,6 @@ class Config:
     """training problems (JSONL from `prmkit world generate`)"""
     out: str
     """output directory for the checkpoint (model.safetensors + config.json)"""
-    steps: int = 600
-    """optimizer steps"""
-    batch_size: int = 64
-    """solutions per step"""
-    lr: float = 3e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
-    mistake_rate: float = 0.2
-    """fraction of training solutions with one controlled mistake"""
-    noop_rate: float = 0.05
-    """fraction of training solutions with a correct-but-useless step"""
-    drill_fraction: float = 0.25
-    """fraction of each batch spent on rows of arithmetic facts (speeds up learning)"""
     d_model: int = 128
     """transformer width"""
     n_layer: int = 4
@@ -60,8 +52,6 @@ class Config:
     """longest sequence in tokens (prompt + solution)"""
     eval_problems: int = 200
     """after training, sample one solution for this many problems and report accuracy"""
-    seed: int = 0
-    """random seed"""
     progress: bool = True
     """show a progress bar"""
     skip_invalid: bool = False
@@ -74,25 +64,6 @@ class Config:
     def check(self) -> None:
         if self.d_model % self.n_head:
             raise ValueError("--d-model must be divisible by --n-head")
-
-
-def read_world_problems(path: str, invalid: list[InputError] | None = None) -> list[Problem]:
-    """Problems from JSONL; each prompt must be an arithmetic-world prompt. With
-    `invalid` (a list), a bad line is appended to it and skipped."""
-    out = []
-    for i, obj in iter_records(path, invalid):
-        try:
-            p = Problem.from_dict(obj)
-            arithmetic.parse_prompt(p.prompt)
-        except (ValueError, TypeError, KeyError) as e:
-            if invalid is None:
-                raise InputError(str(e), path, i) from None
-            invalid.append(InputError(str(e), path, i))
-            continue
-        out.append(p)
-    if not out:
-        raise InputError("file has no problems", path)
-    return out
 
 
 def resume_settings(cfg: Config) -> dict:
@@ -108,15 +79,7 @@ def run(cfg: Config) -> dict:
     gcfg = GPTConfig(
         CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
     )
-    settings = SFTSettings(
-        cfg.steps,
-        cfg.batch_size,
-        cfg.lr,
-        mistake_rate=cfg.mistake_rate,
-        noop_rate=cfg.noop_rate,
-        drill_fraction=cfg.drill_fraction,
-        seed=cfg.seed,
-    )
+    settings = SFTSettings(**{f.name: getattr(cfg, f.name) for f in fields(SFTSettings)})
     state = TrainState(cfg.out, resume_settings(cfg), cfg.save_every, cfg.resume)
     policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress, state)
     policy.save(cfg.out, {"world": "arithmetic", "train": log | {"mistake_rate": cfg.mistake_rate}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -29,8 +29,11 @@ def unescape(text: str) -> str:
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(TrainSettings):
+    """`prmkit prm train`: the training settings (`TrainSettings`; --lr's default here
+    depends on the objective), the model and the files."""
+
     RANGES: ClassVar[dict[str, str]] = {
         "steps": ">= 1",
         "batch_size": ">= 1",
@@ -79,18 +82,8 @@ class Config:
     """hf lm head: the token read as 'step is correct' (one token)"""
     bad_token: str = "-"
     """hf lm head: the token read as 'step is wrong' (one token)"""
-    steps: int = 400
-    """optimizer steps"""
-    batch_size: int = 32
-    """solutions per step"""
     lr: float | None = None
     """peak learning rate (cosine decay); default 3e-4 for --kind implicit --objective step, else 1e-3"""
-    warmup: int = 20
-    """warm-up steps"""
-    weight_decay: float = 0.01
-    """AdamW weight decay"""
-    pos_weight: float = 1.0
-    """loss weight of correct-step targets relative to wrong-step targets"""
     beta: float | None = None
     """implicit: reward scale beta in beta * log(pi_phi / pi_ref); default 0.05 with --objective outcome (Yuan et al.), 1.0 with step"""
     d_model: int = 128
@@ -101,8 +94,6 @@ class Config:
     """builtin without --init: attention heads"""
     block_size: int = 256
     """builtin: longest tagged solution in tokens"""
-    seed: int = 0
-    """random seed"""
     progress: bool = True
     """show a progress bar"""
     skip_invalid: bool = False
@@ -183,9 +174,7 @@ def run(cfg: Config) -> dict:
     torch.manual_seed(cfg.seed)  # the fresh head and weights: the same seed, the same PRM
     model = build_model(cfg)
     lr = lr_and_beta(cfg)[0]
-    s = TrainSettings(
-        cfg.steps, cfg.batch_size, lr, cfg.warmup, cfg.weight_decay, cfg.seed, cfg.pos_weight
-    )
+    s = TrainSettings(**{f.name: getattr(cfg, f.name) for f in fields(TrainSettings)} | {"lr": lr})
     extra = {"train": {"data": cfg.data, "labels": cfg.labels, "seed": cfg.seed}}
 
     def on_step(n: int) -> None:

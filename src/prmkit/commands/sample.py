@@ -6,12 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tqdm import tqdm
-
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
 from prmkit.data.converters import report_skipped
-from prmkit.grade import graded_sample
-from prmkit.models.generator import SamplingParams, continue_steps
+from prmkit.grade import sample_problems
+from prmkit.models.generator import SamplingParams
 from prmkit.models.load import load_generator
 from prmkit.worlds import WORLDS
 
@@ -55,42 +53,6 @@ class Config:
     def check(self) -> None:
         if self.world not in WORLDS:
             raise ValueError(f"--world must be one of {sorted(WORLDS)}")
-
-
-def sample_problems(
-    policy,
-    problems: list[Problem],
-    params: SamplingParams,
-    world: str,
-    chunk: int = 64,
-    progress: bool = True,
-) -> tuple[list, int]:
-    """Graded samples for every problem, and the number of tokens generated."""
-    samples, tokens = [], 0
-    bar = tqdm(
-        total=len(problems), desc="sampling", unit="problem", disable=not progress, leave=False
-    )
-    for s in range(0, len(problems), chunk):
-        part = problems[s : s + chunk]
-        call = SamplingParams(
-            **{**params.__dict__, "seed": None if params.seed is None else params.seed + s}
-        )
-        gens = continue_steps(policy, [(p.prompt, []) for p in part], call)
-        for p, gs in zip(part, gens):
-            for j, g in enumerate(gs):
-                tokens += len(g.token_ids)
-                samples.append(
-                    graded_sample(
-                        p,
-                        g.steps,
-                        f"{p.id}-s{j}",
-                        world,
-                        {"finished": g.finished, "n_tokens": len(g.token_ids)},
-                    )
-                )
-        bar.update(len(part))
-    bar.close()
-    return samples, tokens
 
 
 def run(cfg: Config) -> dict:

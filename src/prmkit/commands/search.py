@@ -96,15 +96,19 @@ class Config(SearchSettings):
 
 
 def run(cfg: Config) -> dict:
-    scorer = load_scorer(
-        cfg.prm if cfg.method != "vote" else None,
-        cfg.world,
-        cfg.prm_format,
-        cfg.prm_device,
-        cfg.prm_dtype,
-        cfg.prm_batch_size,
-        critic_model=cfg.critic_model,
-        critic_samples=cfg.critic_samples,
+    scorer = (
+        load_scorer(
+            cfg.prm,
+            cfg.world,
+            cfg.prm_format,
+            cfg.prm_device,
+            cfg.prm_dtype,
+            cfg.prm_batch_size,
+            critic_model=cfg.critic_model,
+            critic_samples=cfg.critic_samples,
+        )
+        if cfg.method != "vote"
+        else None
     )
     if cfg.in_ is not None:
         return run_rerank(cfg, scorer)
@@ -153,7 +157,7 @@ def run_rerank(cfg: Config, scorer) -> dict:
 
 
 def head(cfg: Config, scorer, label: str) -> dict:
-    kind = None if scorer is None else getattr(scorer, "kind", type(scorer).__name__)
+    kind = None if scorer is None else scorer.kind
     return {
         "command": "search",
         "method": cfg.method,

@@ -20,6 +20,7 @@ from typing import Any
 
 from prmkit.data import Sample, StepLabels
 from prmkit.data.formats import first_error_from_hard
+from prmkit.label.options import ConsensusOptions, JudgeOptions, OmegaOptions, PerturbOptions
 from prmkit.models.generator import Generation, Generator, SamplingParams, continue_steps
 from prmkit.models.sampling import derive_seed
 from prmkit.worlds import get_world
@@ -43,7 +44,10 @@ class Settings:
     temperature: float = 1.0
     top_p: float = 1.0
     world: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)
+    omega: OmegaOptions = field(default_factory=OmegaOptions)
+    consensus: ConsensusOptions = field(default_factory=ConsensusOptions)
+    judge: JudgeOptions = field(default_factory=JudgeOptions)
+    perturb: PerturbOptions = field(default_factory=PerturbOptions)
 
 
 @dataclass(kw_only=True)
@@ -52,6 +56,10 @@ class LabelContext(Settings):
 
     generator: Generator | None = None
     policy_name: str = ""
+    other: dict[str, Sample] = field(default_factory=dict)
+    """consensus: the second label set, by sample id"""
+    judge_template_text: str = ""
+    """judge: the prompt template's text ('' = the default prompt)"""
 
 
 def world_of(sample: Sample, ctx: LabelContext):

@@ -61,8 +61,7 @@ def agree(a: Sample, b: Sample | None, mode: str = "step") -> tuple[int, Counter
 
 
 def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
-    other: dict[str, Sample] = ctx.options.get("other") or {}
-    mode = ctx.options.get("consensus_mode", "step")
+    other, mode = ctx.other, ctx.consensus.mode
     if mode not in MODES:
         raise ValueError(f"consensus mode must be one of {MODES}, got {mode!r}")
     out = []
@@ -89,8 +88,8 @@ def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
 
 def dropped_counts(samples: list[Sample], ctx: LabelContext) -> Counter:
     """Dropped steps by reason over all samples (what the summary reports)."""
-    other: dict[str, Sample] = ctx.options.get("other") or {}
+    other = ctx.other
     total: Counter = Counter()
     for a in samples:
-        total += agree(a, other.get(a.id), ctx.options.get("consensus_mode", "step"))[1]
+        total += agree(a, other.get(a.id), ctx.consensus.mode)[1]
     return total

@@ -52,7 +52,6 @@ class LabelJob(Settings):
     method: str
     policy: str = ""
     with_path: str = ""
-    judge_template: str = ""
 
 
 def build_context(job: LabelJob) -> LabelContext:
@@ -62,21 +61,21 @@ def build_context(job: LabelJob) -> LabelContext:
         from prmkit.models.load import load_generator
 
         gen = load_generator(job.policy)
-    opts = dict(job.options)
-    if job.method == "consensus":
-        opts["other"] = {s.id: s for s in read_jsonl(job.with_path, Sample.from_dict)}
-    if job.method == "judge" and job.judge_template in judge.TEMPLATES:
-        opts["judge_template_text"] = judge.TEMPLATES[job.judge_template]
-    elif job.method == "judge" and job.judge_template:
-        p = Path(job.judge_template)
-        if not p.is_file():
-            raise InputError("no such template file", job.judge_template)
-        try:
-            opts["judge_template_text"] = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise InputError("template is not valid UTF-8", job.judge_template) from None
     shared = {f.name: getattr(job, f.name) for f in dataclasses.fields(Settings)}
-    return LabelContext(**shared | {"options": opts}, generator=gen, policy_name=job.policy)
+    ctx = LabelContext(**shared, generator=gen, policy_name=job.policy)
+    if job.method == "consensus":
+        ctx.other = {s.id: s for s in read_jsonl(job.with_path, Sample.from_dict)}
+    if job.method == "judge" and job.judge.template in judge.TEMPLATES:
+        ctx.judge_template_text = judge.TEMPLATES[job.judge.template]
+    elif job.method == "judge" and job.judge.template:
+        p = Path(job.judge.template)
+        if not p.is_file():
+            raise InputError("no such template file", job.judge.template)
+        try:
+            ctx.judge_template_text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError("template is not valid UTF-8", job.judge.template) from None
+    return ctx
 
 
 def _line_numbers(path: Path) -> list[int]:
@@ -189,15 +188,14 @@ def precheck(samples: list[Sample], ctx: LabelContext) -> None:
     gen = ctx.generator
     if gen is None:
         return
-    block = getattr(getattr(getattr(gen, "model", None), "cfg", None), "block_size", None)
+    limit = gen.context_length
     for s in samples:
         try:
-            text = render(s.prompt, s.steps, gen.step_sep)
-            ids = gen.encode_prompt(text) if hasattr(gen, "encode_prompt") else None
+            ids = gen.prompt_ids(render(s.prompt, s.steps, gen.step_sep))
         except ValueError as e:
             raise ItemError(s.id, str(e)) from None
-        if ids is not None and block is not None and len(ids) >= block:
-            why = f"problem and solution take {len(ids)} tokens, the policy's block_size is {block}"
+        if ids is not None and limit is not None and len(ids) >= limit:
+            why = f"problem and solution take {len(ids)} tokens, the policy's context length is {limit}"
             raise ItemError(s.id, why)
 
 
@@ -374,7 +372,6 @@ def run_labeling(
     ordered = [records[s.id] for s in samples if s.id in records]
     write_jsonl(out_path, ordered)
     summary = {
-        "command": "label",
         "method": job.method,
         "k": job.k if job.method in NEEDS_POLICY | {"judge"} else None,
         "out": out_path,

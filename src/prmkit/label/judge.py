@@ -198,19 +198,19 @@ class JudgeClient:
 
 
 def client_from(ctx: LabelContext) -> JudgeClient:
-    o = ctx.options
-    if not o.get("judge_url"):
+    o = ctx.judge
+    if not o.url:
         raise ValueError("the judge method needs --judge-url (an OpenAI-compatible base URL)")
     return JudgeClient(
-        url=o["judge_url"],
-        model=o.get("judge_model", "judge"),
-        api=o.get("judge_api", "chat"),
-        temperature=o.get("judge_temperature", 0.7),
-        max_tokens=o.get("judge_max_tokens", 512),
-        api_key_env=o.get("judge_api_key_env", "OPENAI_API_KEY"),
-        timeout=o.get("judge_timeout", 60.0),
-        retries=o.get("judge_retries", 3),
-        concurrency=max(1, int(o.get("judge_concurrency", 4))),
+        url=o.url,
+        model=o.model,
+        api=o.api,
+        temperature=o.temperature,
+        max_tokens=o.max_tokens,
+        api_key_env=o.api_key_env,
+        timeout=o.timeout,
+        retries=o.retries,
+        concurrency=max(1, o.concurrency),
     )
 
 
@@ -270,7 +270,7 @@ def judge_one(client: JudgeClient, template: str, s: Sample, m: int) -> Sample:
 
 def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
     client = client_from(ctx)
-    template = ctx.options.get("judge_template_text") or DEFAULT_TEMPLATE
-    workers = max(1, int(ctx.options.get("judge_concurrency", 4)))
+    template = ctx.judge_template_text or DEFAULT_TEMPLATE
+    workers = max(1, ctx.judge.concurrency)
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(lambda s: judge_one(client, template, s, ctx.k), samples))

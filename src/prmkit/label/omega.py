@@ -130,7 +130,7 @@ def search(samples: list[Sample], ctx: LabelContext) -> list[Search]:
             else:
                 st.hi = st.cap = n
         states.append(st)
-    plan = waves(ctx.k, ctx.options.get("omega_early_stop", True))
+    plan = waves(ctx.k, ctx.omega.early_stop)
     while True:
         live = [st for st in states if not st.done]
         if not live:
@@ -150,7 +150,7 @@ def search(samples: list[Sample], ctx: LabelContext) -> list[Search]:
 
 
 def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
-    after = ctx.options.get("omega_after", "negative")
+    after = ctx.omega.after
     if after not in AFTER_MODES:
         raise ValueError(f"omega_after must be one of {AFTER_MODES}, got {after!r}")
     out = []
@@ -163,7 +163,7 @@ def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
             st.spent,
             st.tokens,
             rounds=st.rounds,
-            early_stop=ctx.options.get("omega_early_stop", True),
+            early_stop=ctx.omega.early_stop,
             reused=st.reused,
             probes=st.probes,
             after=after,

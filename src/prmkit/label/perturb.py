@@ -352,8 +352,8 @@ def label_one(s: Sample, seed: int, correct_fraction: float, kinds) -> Sample:
 
 
 def label(samples: list[Sample], ctx: LabelContext) -> list[Sample]:
-    frac = float(ctx.options.get("perturb_correct", 0.4))
-    kinds = ctx.options.get("perturb_mistakes") or MISTAKES
+    frac = ctx.perturb.correct
+    kinds = list(ctx.perturb.mistakes) or MISTAKES
     return [label_one(s, ctx.seed, frac, kinds) for s in samples]
 
 

@@ -14,6 +14,7 @@ import time
 
 from prmkit.data import Sample, read_jsonl
 from prmkit.data.formats import hard_from_first_error
+from prmkit.label.options import OmegaOptions
 
 
 def quality(labeled: list[Sample]) -> dict:
@@ -137,7 +138,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 # Benchmark rows that are a method with other options.
-VARIANTS = {"omega-all-k": ("omega", {"omega_early_stop": False})}
+VARIANTS = {"omega-all-k": ("omega", {"omega": OmegaOptions(early_stop=False)})}
 
 
 def label_and_score(
@@ -156,7 +157,7 @@ def label_and_score(
 
     base, options = VARIANTS.get(method, (method, {}))
     t0 = time.time()
-    job = LabelJob(method=base, policy=policy, k=k, seed=seed, options=options)
+    job = LabelJob(method=base, policy=policy, k=k, seed=seed, **options)
     summary = run_labeling(job, samples, out, chunk=chunk, progress=progress)
     row = {"method": method, "k": k, "seed": seed, "seconds": round(time.time() - t0, 1)}
     row |= quality(read_jsonl(out, Sample.from_dict))

@@ -1,4 +1,4 @@
-"""The built-in policy: a small character-level GPT behind the Generator interface."""
+"""The built-in policy: a small character-level GPT, a `LocalPolicy`."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ class BuiltinPolicy:
         return cls(GPT(cfg))
 
     @classmethod
-    def load(cls, ckpt_dir: str | Path) -> BuiltinPolicy:
-        cfg = read_config(ckpt_dir, POLICY_KIND)
+    def load(cls, ckpt_dir: str | Path, cfg: dict | None = None) -> BuiltinPolicy:
+        """The checkpoint in `ckpt_dir`; `cfg`: its config.json when already read."""
+        cfg = cfg or read_config(ckpt_dir, POLICY_KIND)
         model = GPT(GPTConfig(**cfg["gpt"]))
         model.load_state_dict(load_state(ckpt_dir), strict=False)
         model.head.weight = model.tok.weight
@@ -48,12 +49,42 @@ class BuiltinPolicy:
         state = {k: v for k, v in self.model.state_dict().items() if k != "head.weight"}
         return save_checkpoint(out_dir, state, config)
 
-    def encode_prompt(self, text: str) -> list[int]:
+    @property
+    def context_length(self) -> int:
+        return self.model.cfg.block_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def pad_id(self) -> int:
+        return self.tok.pad_id
+
+    def prompt_ids(self, text: str) -> list[int]:
         return [self.tok.bos_id] + self.tok.encode(text)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids)
+
+    def token_name(self, token_id: int) -> str:
+        return self.tok.itos[token_id]
+
+    def chat_prompt(self, messages: list[dict]) -> None:
+        return None  # no chat template: callers join the messages by step_sep
+
+    def logits(
+        self, ids: torch.Tensor, attn: torch.Tensor, model: torch.nn.Module | None = None
+    ) -> torch.Tensor:
+        # right padding never reaches earlier tokens under the causal mask
+        return (model or self.model)(ids)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
-        enc = [self.encode_prompt(p) for p in prompts]
+        enc = [self.prompt_ids(p) for p in prompts]
         flat = [i for i in range(len(prompts)) for _ in range(params.n)]
         seeds = None
         if params.seeds is not None:

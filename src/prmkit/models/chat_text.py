@@ -147,17 +147,18 @@ def load_text_tokenizer(path: str | Path):
     return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
 
 
-def decode_pieces(tok, ids: list[int], window: int = 6) -> list[str]:
+def decode_pieces(decode, ids: list[int], window: int = 6) -> list[str]:
     """The text each token adds to the decoded sequence (special tokens add nothing).
 
-    Incremental detokenisation: token i's piece is decode(ids[i-w..i]) minus
-    decode(ids[i-w..i-1]), a short window that covers merged bytes and leading spaces.
+    decode: ids -> text with special tokens left out (`Generator.decode`, or a
+    tokenizer's decode with skip_special_tokens). Incremental detokenisation: token
+    i's piece is decode(ids[i-w..i]) minus decode(ids[i-w..i-1]), a short window that
+    covers merged bytes and leading spaces.
     """
     out = []
     for i in range(len(ids)):
         lo = max(0, i - window)
-        prev = tok.decode(ids[lo:i], skip_special_tokens=True)
-        cur = tok.decode(ids[lo : i + 1], skip_special_tokens=True)
+        prev, cur = decode(ids[lo:i]), decode(ids[lo : i + 1])
         out.append(cur[len(prev) :] if cur.startswith(prev) else cur)
     return out
 

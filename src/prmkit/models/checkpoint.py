@@ -27,8 +27,24 @@ def save_checkpoint(out_dir: str | Path, state: dict[str, torch.Tensor], config:
 
 def read_config(ckpt_dir: str | Path, expected_kinds: tuple[str, ...] | str) -> dict:
     """The checkpoint's config, or an InputError if it is missing or of another kind."""
+    return check_kind(folder_config(ckpt_dir), expected_kinds, ckpt_dir)
+
+
+def check_kind(cfg: dict, expected_kinds: tuple[str, ...] | str, ckpt_dir: str | Path) -> dict:
+    """`cfg` itself if its kind is one of `expected_kinds`, else an InputError."""
     if isinstance(expected_kinds, str):
         expected_kinds = (expected_kinds,)
+    kind = cfg.get("kind") if isinstance(cfg, dict) else None
+    if kind not in expected_kinds:
+        want = " or ".join(expected_kinds)
+        raise InputError(
+            f"checkpoint is of kind {kind!r}, expected {want}", str(Path(ckpt_dir) / "config.json")
+        )
+    return cfg
+
+
+def folder_config(ckpt_dir: str | Path) -> dict:
+    """A model folder's config.json, read once; an InputError if it is missing or invalid."""
     d = Path(ckpt_dir)
     cfg_path = d / "config.json"
     if not d.is_dir():
@@ -39,10 +55,6 @@ def read_config(ckpt_dir: str | Path, expected_kinds: tuple[str, ...] | str) -> 
         cfg = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"invalid config.json: {e}", str(cfg_path)) from None
-    kind = cfg.get("kind") if isinstance(cfg, dict) else None
-    if kind not in expected_kinds:
-        want = " or ".join(expected_kinds)
-        raise InputError(f"checkpoint is of kind {kind!r}, expected {want}", str(cfg_path))
     return cfg
 
 

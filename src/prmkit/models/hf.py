@@ -19,6 +19,8 @@ from prmkit.models.steps import STEP_SEP, split_steps
 
 
 class HFPolicy:
+    """A local Hugging Face causal LM and its tokenizer, a `LocalPolicy`."""
+
     def __init__(self, model, tokenizer, step_sep: str = STEP_SEP, batch_size: int = 64) -> None:
         self.model = model.eval()
         self.tok = tokenizer
@@ -33,6 +35,56 @@ class HFPolicy:
         # which token ids decode to text holding a separator character
         pieces = self.tok.batch_decode([[i] for i in range(len(self.tok))])
         self._sep_tokens = [any(c in p for c in step_sep) for p in pieces]
+
+    @property
+    def context_length(self) -> int | None:
+        try:  # every transformers config with learned or rotary positions names this
+            return int(self.model.config.max_position_embeddings)
+        except (AttributeError, TypeError):
+            return None
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def pad_id(self) -> int:
+        return self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+
+    def prompt_ids(self, text: str) -> list[int]:
+        return list(self.tok(text, add_special_tokens=True)["input_ids"])
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids, skip_special_tokens=True)
+
+    def token_name(self, token_id: int) -> str:
+        return str(self.tok.convert_ids_to_tokens(token_id))
+
+    def chat_prompt(self, messages: list[dict]) -> str | None:
+        if not self.tok.chat_template:
+            return None
+        last_assistant = messages[-1]["role"] == "assistant"
+        return self.tok.apply_chat_template(
+            messages,
+            tokenize=False,
+            add_generation_prompt=not last_assistant,
+            continue_final_message=last_assistant,
+        )
+
+    def logits(
+        self, ids: torch.Tensor, attn: torch.Tensor, model: torch.nn.Module | None = None
+    ) -> torch.Tensor:
+        return (model or self.model)(input_ids=ids, attention_mask=attn.long()).logits
+
+    def save(self, out_dir: str | Path, extra: dict | None = None) -> Path:
+        """The model and tokenizer as a Hugging Face folder (`extra` is not stored)."""
+        d = Path(out_dir)
+        self.model.save_pretrained(str(d))
+        self.tok.save_pretrained(str(d))
+        return d
 
     @classmethod
     def load(

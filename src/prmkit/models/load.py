@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from prmkit.data import InputError
-from prmkit.models.generator import Generator
+from prmkit.models.generator import Generator, LocalPolicy
 
 
 def load_generator(path: str, **kwargs) -> Generator:
@@ -32,14 +32,25 @@ def load_generator(path: str, **kwargs) -> Generator:
         from prmkit.agents.builtin import builtin_agent
         from prmkit.models.builtin import BuiltinPolicy
 
-        return builtin_agent(BuiltinPolicy.load(path), "toolqa", cfg.get("max_turns", 10))
+        return builtin_agent(BuiltinPolicy.load(path, cfg), "toolqa", cfg.get("max_turns", 10))
     if cfg.get("kind") == "policy":
         from prmkit.models.builtin import BuiltinPolicy
 
-        return BuiltinPolicy.load(path)
+        return BuiltinPolicy.load(path, cfg)
     if "model_type" in cfg:
         from prmkit.models.hf import HFPolicy
 
         return HFPolicy.load(path, **kwargs)
     kind = cfg.get("kind")
     raise InputError(f"checkpoint is of kind {kind!r}, expected a policy", str(cfg_path))
+
+
+def load_local_policy(path: str) -> LocalPolicy:
+    """A policy whose weights are here, as training needs: a prmkit policy checkpoint or
+    a local Hugging Face causal-LM folder (not a server address)."""
+    if path.startswith(("http://", "https://")):
+        raise InputError(
+            "this needs a local policy (prmkit checkpoint or Hugging Face folder), not a server",
+            path,
+        )
+    return load_generator(path)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import httpx
 
 from prmkit.data import InputError
-from prmkit.models.generator import Generation, SamplingParams
+from prmkit.models.generator import Generation, SamplingParams, TextGenerator
 from prmkit.models.openai_http import HTTPStatusError, OpenAIHTTP, Unreachable
 from prmkit.models.steps import STEP_SEP, split_steps
 
@@ -44,7 +44,7 @@ def parse_url(url: str) -> tuple[str, str | None]:
     return urlunsplit((parts.scheme, parts.netloc, path, "", "")), model
 
 
-class OpenAIGenerator:
+class OpenAIGenerator(TextGenerator):
     """Generator backed by an OpenAI-compatible completions endpoint."""
 
     def __init__(
@@ -114,7 +114,7 @@ class OpenAIGenerator:
             self.model = data[0]["id"]
         return self.model
 
-    # -- Generator -----------------------------------------------------------------------
+    # -- Generator (the tokenizer and the context length live on the server) -------------
 
     def _body(self, prompts: list[str], params: SamplingParams, k: int) -> dict:
         body = {

@@ -8,7 +8,6 @@ learns to err realistically, at varied steps, and keeps no-op steps in its suppo
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -23,20 +22,32 @@ from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.steps import render
 from prmkit.models.tokenizer import CharTokenizer
 from prmkit.models.train_state import TrainState
+from prmkit.schedule import set_lr, warmup_cosine
 from prmkit.worlds import arithmetic
 
 
 @dataclass
 class SFTSettings:
+    """What one SFT run does; `prmkit policy train`'s Config adds the model and the files."""
+
     steps: int = 600
+    """optimizer steps"""
     batch_size: int = 64
+    """solutions per step"""
     lr: float = 3e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
     warmup: int = 30
+    """warm-up steps"""
     weight_decay: float = 0.01
+    """AdamW weight decay"""
     mistake_rate: float = 0.2
+    """fraction of training solutions with one controlled mistake"""
     noop_rate: float = 0.05
+    """fraction of training solutions with a correct-but-useless step"""
     drill_fraction: float = 0.25
+    """fraction of each batch spent on rows of arithmetic facts (speeds up learning)"""
     seed: int = 0
+    """random seed"""
 
 
 def make_solution(
@@ -121,9 +132,8 @@ def train_policy(
     t0 = time.time()
     bar = tqdm(range(start, s.steps), desc="policy sft", disable=not progress, leave=False)
     for step in bar:
-        lr = s.lr * min(1.0, (step + 1) / s.warmup) * 0.5 * (1 + math.cos(math.pi * step / s.steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
+        lr = warmup_cosine(step, s.lr, s.warmup, s.steps)
+        set_lr(opt, lr)
         x, y = batch_tensors(sft_batch(tok, prompts, rng, s, cfg.block_size), tok.pad_id)
         logits = model(x)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)

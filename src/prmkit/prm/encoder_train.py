@@ -24,7 +24,8 @@ from tqdm import tqdm
 from prmkit.data import Sample
 from prmkit.prm.encoder import EncoderStepModel, step_causal_mask
 from prmkit.prm.tagging import IGNORE, collate, length_buckets
-from prmkit.prm.train import TrainSettings, _lr, outcome, step_targets
+from prmkit.prm.train import TrainSettings, outcome, step_targets
+from prmkit.schedule import set_lr, warmup_cosine
 
 
 @dataclass
@@ -98,8 +99,7 @@ def train_head(
     losses, t0 = [], time.time()
     before = [p.detach().clone() for p in head.parameters()]
     for step in tqdm(range(s.steps), desc="head train", disable=not progress, leave=False):
-        for g in opt.param_groups:
-            g["lr"] = _lr(s, step)
+        set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         pick = torch.cat([by_sol[ids[rng.randrange(len(ids))]] for _ in range(s.batch_size)])
         z = head(x[pick]).squeeze(-1)
         w = torch.where(y[pick] > 0.5, s.pos_weight, 1.0)

@@ -277,18 +277,6 @@ class HFStepModel(StepModel):
         return m.eval()
 
 
-def load_step_model(ckpt_dir: str | Path) -> StepModel:
-    """A discriminative PRM or ORM checkpoint (any backend)."""
-    cfg = read_config(ckpt_dir, STEP_KINDS)
-    if cfg.get("backend") == "hf":
-        return HFStepModel.load(ckpt_dir, cfg)
-    if cfg.get("backend") == "encoder":
-        from prmkit.prm.encoder import EncoderStepModel
-
-        return EncoderStepModel.load(ckpt_dir, cfg)
-    return BuiltinStepModel.load(ckpt_dir, cfg)
-
-
 def frozen_copy(module: nn.Module) -> nn.Module:
     ref = copy.deepcopy(module).eval()
     for p in ref.parameters():

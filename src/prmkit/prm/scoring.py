@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 
 from prmkit.data import InputError
-from prmkit.models.checkpoint import read_config
-from prmkit.prm.base import RulePRM, StepScorer
+from prmkit.models.checkpoint import check_kind, folder_config, read_config
 from prmkit.prm.implicit import IMPLICIT_KIND, ImplicitPRM
-from prmkit.prm.models import STEP_KINDS, StepModel, load_step_model
+from prmkit.prm.models import STEP_KINDS, BuiltinStepModel, HFStepModel, StepModel
+from prmkit.prm.rule import RulePRM
+from prmkit.prm.scorer import StepScorer
 from prmkit.prm.tagging import collate, length_buckets
 
 ALL_KINDS = (*STEP_KINDS, IMPLICIT_KIND, "rule")
@@ -92,6 +93,19 @@ def score_per_prefix(
     return out
 
 
+def load_step_model(ckpt_dir: str | Path, cfg: dict | None = None) -> StepModel:
+    """A discriminative PRM or ORM checkpoint (any backend); `cfg`: its config.json when
+    the caller has read it already."""
+    cfg = cfg or read_config(ckpt_dir, STEP_KINDS)
+    if cfg.get("backend") == "hf":
+        return HFStepModel.load(ckpt_dir, cfg)
+    if cfg.get("backend") == "encoder":
+        from prmkit.prm.encoder import EncoderStepModel
+
+        return EncoderStepModel.load(ckpt_dir, cfg)
+    return BuiltinStepModel.load(ckpt_dir, cfg)
+
+
 def load_prm(
     path: str,
     prm_format: str | None = None,
@@ -110,13 +124,15 @@ def load_prm(
     """
     from prmkit.prm.published import is_published, load_published, place
 
-    if is_published(path, prm_format):
+    folder = Path(path)
+    cfg = folder_config(folder) if (folder / "config.json").is_file() else None
+    if is_published(path, prm_format, cfg):
         return load_published(path, prm_format, device, dtype, batch_size, kw.get("max_tokens"))
     if batch_size is not None:
         kw["max_batch"] = batch_size
     if path == "rule" or path.startswith("rule:"):
         return RulePRM(path.split(":", 1)[1] if ":" in path else "arithmetic")
-    cfg = read_config(path, ALL_KINDS)
+    cfg = read_config(path, ALL_KINDS) if cfg is None else check_kind(cfg, ALL_KINDS, path)
     if cfg["kind"] == "rule":
         try:
             return RulePRM(cfg.get("world", "arithmetic"))
@@ -128,4 +144,4 @@ def load_prm(
         from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
 
         return EncoderScorer(place(EncoderStepModel.load(path, cfg), device, dtype), **kw)
-    return ModelScorer(place(load_step_model(path), device, dtype), **kw)
+    return ModelScorer(place(load_step_model(path, cfg), device, dtype), **kw)

@@ -17,7 +17,6 @@ positions supervised here are exactly the positions read at scoring time.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -34,18 +33,27 @@ from prmkit.models.train_state import TrainState
 from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
 from prmkit.prm.models import StepModel
 from prmkit.prm.tagging import IGNORE, Tagged, collate
+from prmkit.schedule import set_lr, warmup_cosine
 
 
 @dataclass
 class TrainSettings:
+    """What one PRM training run does; `prmkit prm train`'s Config adds the model and files."""
+
     steps: int = 400
+    """optimizer steps"""
     batch_size: int = 32
+    """solutions per step"""
     lr: float = 1e-3
+    """peak learning rate (linear warm-up, cosine decay)"""
     warmup: int = 20
+    """warm-up steps"""
     weight_decay: float = 0.01
+    """AdamW weight decay"""
     seed: int = 0
+    """random seed"""
     pos_weight: float = 1.0
-    """weight of the loss on positive (correct-step) targets relative to negatives"""
+    """loss weight of correct-step targets relative to wrong-step targets"""
 
 
 def step_targets(s: Sample, labels: str = "hard") -> list[float]:
@@ -80,15 +88,6 @@ def label_source(samples: Sequence[Sample], labels: str) -> str:
     return "+".join(sorted(methods))
 
 
-def _lr(s: TrainSettings, step: int) -> float:
-    return (
-        s.lr
-        * min(1.0, (step + 1) / max(1, s.warmup))
-        * 0.5
-        * (1 + math.cos(math.pi * step / s.steps))
-    )
-
-
 def _loop(
     model: torch.nn.Module,
     examples: list,
@@ -112,8 +111,7 @@ def _loop(
     t0 = time.time()
     bar = tqdm(range(start, s.steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr(s, step)
+        set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         batch = [
             examples[rng.randrange(len(examples))] for _ in range(min(s.batch_size, len(examples)))
         ]

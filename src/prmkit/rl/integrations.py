@@ -22,27 +22,13 @@ Neither needs TRL or verl installed: they are plain functions.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 
 from prmkit.models.steps import STEP_SEP, split_steps
+from prmkit.prm.aggregate import AGGREGATORS, check_aggregator
 from prmkit.prm.base import load_scorer
 from prmkit.worlds import get_world
-
-
-def _prod(v: list[float]) -> float:
-    return math.prod(v)
-
-
-# aggregator name -> per-step scores -> one scalar (an empty solution scores 0)
-AGGREGATORS: dict[str, Callable[[list[float]], float]] = {
-    "min": min,
-    "mean": lambda v: sum(v) / len(v),
-    "last": lambda v: v[-1],
-    "prod": _prod,
-    "sum": sum,
-}
 
 
 def _text(x) -> str:
@@ -68,8 +54,7 @@ def sequence_scores(
 ) -> list[float]:
     """One scalar per (prompt, solution): the aggregated PRM score, plus outcome_weight
     times the world grader's 0/1 when a reference answer is given."""
-    if aggregate not in AGGREGATORS:
-        raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
+    check_aggregator(aggregate)
     agg = AGGREGATORS[aggregate]
     steps = [split_steps(s, step_sep) for s in solutions]
     scored = [i for i, st in enumerate(steps) if st]
@@ -98,8 +83,7 @@ def make_trl_reward_func(
     TRL calls `reward_func(prompts=..., completions=..., **dataset_columns)`; with
     outcome_weight the dataset column `answer_key` holds the reference answers.
     """
-    if aggregate not in AGGREGATORS:
-        raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
+    check_aggregator(aggregate)
 
     def reward_func(prompts, completions, **kwargs) -> list[float]:
         answers = kwargs.get(answer_key)
@@ -114,7 +98,7 @@ def make_trl_reward_func(
             step_sep,
         )
 
-    reward_func.__name__ = f"prmkit_{getattr(prm, 'kind', 'prm')}_{aggregate}"
+    reward_func.__name__ = f"prmkit_{prm.kind}_{aggregate}"
     return reward_func
 
 
@@ -130,8 +114,7 @@ def make_compute_score(
     step_sep: str = STEP_SEP,
 ) -> Callable[..., float]:
     """A verl-style `compute_score(data_source, solution_str, ground_truth, extra_info=None)`."""
-    if aggregate not in AGGREGATORS:
-        raise ValueError(f"unknown aggregate {aggregate!r}; choose from {sorted(AGGREGATORS)}")
+    check_aggregator(aggregate)
 
     def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> float:
         unknown = sorted(set(kwargs) - VERL_INTERNAL)

@@ -151,14 +151,14 @@ class OnlineImplicitPRM:
         return float(loss.detach())
 
     def _continuation_ids(self, prompt_text: str, cont: str) -> list[int]:
+        """The ids of `cont` as the policy reads it after `prompt_text`: the tail of the
+        whole text's ids where its head is the prompt's ids, else `cont` on its own."""
         a = self.adapter
-        if a.builtin:
-            return a.policy.tok.encode(cont)
         head = a.prompt_ids(prompt_text)
         full = a.prompt_ids(prompt_text + cont)
         if full[: len(head)] == head:
             return full[len(head) :]
-        return list(a.policy.tok(cont, add_special_tokens=False)["input_ids"])
+        return a.policy.encode(cont)
 
     @torch.no_grad()
     def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:

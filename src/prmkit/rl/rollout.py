@@ -14,53 +14,37 @@ from pathlib import Path
 
 import torch
 
-from prmkit.models.generator import Generation
+from prmkit.models.generator import Generation, LocalPolicy
 from prmkit.models.steps import STEP_SEP, render
 
 
 class PolicyAdapter:
-    """What the trainer needs from a policy, for `BuiltinPolicy` and `HFPolicy` alike.
+    """The RL view of a `LocalPolicy` (built-in or Hugging Face alike): its module,
+    copies of it, token texts (cached) and logits from any copy.
 
-    model: the torch module trained. prompt_ids(text): the ids the policy conditions
-    on when it generates after `text`. piece(id): the text of one token (special tokens
-    give ""). logits(model, ids, attn): (B, L, V) for right-padded (B, L) ids.
+    prompt_ids(text): the ids the policy conditions on when it generates after `text`.
+    piece(id): the text of one token on its own (special tokens give "").
+    logits(model, ids, attn): (B, L, V) for right-padded (B, L) ids.
     """
 
-    def __init__(self, policy) -> None:
-        from prmkit.models.builtin import BuiltinPolicy
-
+    def __init__(self, policy: LocalPolicy) -> None:
         self.policy = policy
-        self.builtin = isinstance(policy, BuiltinPolicy)
         self.model = policy.model
-        self.step_sep = getattr(policy, "step_sep", STEP_SEP)
+        self.step_sep = policy.step_sep
+        self.pad_id = policy.pad_id
+        self.max_len = policy.context_length
         self._pieces: dict[int, str] = {}
-        if self.builtin:
-            self.pad_id = policy.tok.pad_id
-            self.max_len = policy.model.cfg.block_size
-        else:
-            tok = policy.tok
-            self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-            self.max_len = getattr(policy.model.config, "max_position_embeddings", None) or 10**9
 
     def prompt_ids(self, text: str) -> list[int]:
-        if self.builtin:
-            return self.policy.encode_prompt(text)
-        return list(self.policy.tok(text, add_special_tokens=True)["input_ids"])
+        return self.policy.prompt_ids(text)
 
     def piece(self, token_id: int) -> str:
         if token_id not in self._pieces:
-            if self.builtin:
-                self._pieces[token_id] = self.policy.tok.decode([token_id])
-            else:
-                self._pieces[token_id] = self.policy.tok.decode(
-                    [token_id], skip_special_tokens=True
-                )
+            self._pieces[token_id] = self.policy.decode([token_id])
         return self._pieces[token_id]
 
     def logits(self, model: torch.nn.Module, ids: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        if self.builtin:
-            return model(ids)  # right padding never reaches earlier tokens under the causal mask
-        return model(input_ids=ids, attention_mask=attn.long()).logits
+        return self.policy.logits(ids, attn, model)
 
     def frozen_copy(self) -> torch.nn.Module:
         ref = copy.deepcopy(self.model).eval()
@@ -75,12 +59,7 @@ class PolicyAdapter:
         return m
 
     def save(self, out_dir: str | Path, extra: dict | None = None) -> Path:
-        if self.builtin:
-            return self.policy.save(out_dir, extra)
-        d = Path(out_dir)
-        self.policy.model.save_pretrained(str(d))
-        self.policy.tok.save_pretrained(str(d))
-        return d
+        return self.policy.save(out_dir, extra)
 
 
 def token_steps(pieces: list[str], sep: str = STEP_SEP) -> tuple[list[int], list[str]]:

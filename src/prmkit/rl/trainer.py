@@ -33,10 +33,8 @@ from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.train_state import TrainState
 from prmkit.prm.implicit import step_sums
-from prmkit.rl import advantages as adv
 from prmkit.rl import credit
-from prmkit.rl.filtering import accuracy_band, prof_select
-from prmkit.rl.prime import OnlineImplicitPRM, prime_advantages
+from prmkit.rl.prime import OnlineImplicitPRM
 from prmkit.rl.report import evaluate
 from prmkit.rl.rollout import (
     Batch,
@@ -46,6 +44,18 @@ from prmkit.rl.rollout import (
     make_rollouts,
     token_logprobs,
 )
+from prmkit.rl.step import (
+    Rewards,
+    Update,
+    k3,
+    policy_loss,
+    resolve_filter,
+    select_samples,
+    should_learn,
+    step_metrics,
+    token_advantages,
+)
+from prmkit.schedule import set_lr, warmup_cosine
 from prmkit.worlds import get_world
 
 REWARDS = ("outcome", "prm", "prime")
@@ -232,7 +242,7 @@ class RLTrainer:
         torch.manual_seed(settings.seed)
 
     def _budget(self, prompts: list[str]) -> int:
-        if not self.adapter.builtin:
+        if self.adapter.max_len is None:
             return self.s.max_new_tokens
         longest = max(len(self.adapter.prompt_ids(p + self.adapter.step_sep)) for p in prompts)
         return max(1, min(self.s.max_new_tokens, self.adapter.max_len - longest))
@@ -251,131 +261,70 @@ class RLTrainer:
         rolls = make_rollouts(self.adapter, batch_p, gens, self.world)
         return rolls, make_batch(self.adapter, rolls)
 
-    def step(self, problems: list, step: int) -> dict:
-        s, n = self.s, self.s.group_size
-        t0 = time.time()
-        rolls, batch = self.sample(problems, step)
-        B, K = batch.step_mask.shape
-        outcome = torch.tensor([float(r.correct) for r in rolls])
-        with torch.no_grad():
-            logp_ref = token_logprobs(self.adapter, self.ref, batch)
-
-        # Rewards and per-step returns.
-        metrics: dict = {}
-        step_r = None  # (B, K) step rewards of the process source
-        G = None  # (B, K) per-step returns from the credit method
-        tok_r = None  # (B, T) PRIME's implicit token rewards
+    def rewards(self, rolls: list[Rollout], batch: Batch, outcome, logp_ref) -> Rewards:
+        """Stage 1: step rewards and per-step returns of the process source (PRIME's
+        implicit PRM is updated here, on this batch, before it scores it)."""
+        s, K = self.s, batch.step_mask.shape[1]
         if s.reward == "prm":
             probs, step_r = prm_step_rewards(self.scorer, rolls, batch.step_mask, s.prm_scale)
             G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
-            metrics["prm_mean"] = float(probs[batch.step_mask].mean())
-        elif s.reward == "prime":
+            return Rewards(step_r, G, metrics={"prm_mean": float(probs[batch.step_mask].mean())})
+        if s.reward == "prime":
             tok_r = self.prime.token_rewards(batch, logp_ref)
-            metrics["prm_loss"] = self.prime.update(batch, outcome, logp_ref)
+            metrics = {"prm_loss": self.prime.update(batch, outcome, logp_ref)}
             metrics["implicit_reward_mean"] = float(tok_r.sum(1).mean())
             step_r = step_sums(tok_r, batch.token_step, K)
+            G = None
             if s.credit != "sum":
                 G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
+            return Rewards(step_r, G, tok_r, metrics)
+        return Rewards()
 
-        # Which samples the update learns from.
-        keep = torch.ones(B, dtype=torch.bool)
-        group_n = n
-        filt = ("band" if s.reward == "prime" else "none") if s.filter == "auto" else s.filter
-        if filt == "band":
-            keep = accuracy_band(outcome.reshape(-1, n), s.band_low, s.band_high).repeat_interleave(
-                n
-            )
-        elif filt == "prof":
-            pmean = step_r.sum(1) / batch.step_mask.sum(1).clamp(min=1)
-            keep = prof_select(
-                outcome.reshape(-1, n).bool(), pmean.reshape(-1, n), s.prof_keep
-            ).reshape(-1)
-            group_n = s.prof_keep
-        idx = torch.nonzero(keep).squeeze(1)
-
-        # Advantages on the kept samples (groups stay contiguous and equal-sized).
-        A = torch.zeros(batch.token_mask.shape)
-        if len(idx):
-            sub_tok_step = batch.token_step[idx]
-            sub_out = outcome[idx]
-            if s.reward == "prime" and s.credit == "sum":
-                A[idx] = prime_advantages(
-                    tok_r[idx],
-                    batch.token_mask[idx],
-                    sub_out,
-                    group_n,
-                    s.gamma,
-                    s.w_process,
-                    s.w_outcome,
-                )
-            else:
-                A[idx] = adv.mixed_advantages(
-                    sub_tok_step,
-                    sub_out,
-                    G[idx] if G is not None else None,
-                    batch.step_mask[idx],
-                    group_n,
-                    s.advantage,
-                    s.w_outcome,
-                    s.w_process,
-                )
-
-        # Policy update. Without any nonzero advantage (and no KL term) there is nothing
-        # to learn: skip the step, as Adam's momentum would otherwise keep moving the weights.
+    def update(self, batch: Batch, A, keep, logp_ref, step: int) -> Update:
+        """Stage 4: `epochs` clipped policy-gradient steps on the kept samples' tokens."""
+        s = self.s
         mask = batch.token_mask & keep[:, None]
-        n_tok = int(mask.sum())
-        learn = n_tok > 0 and (s.kl_coef > 0 or bool((A[mask] != 0).any()))
-        loss_v, gnorm, kl_v, ent_v = 0.0, 0.0, 0.0, 0.0
-        old = None
+        learn = should_learn(A, mask, s.kl_coef)
+        out, old = Update(learned=learn), None
         for _ in range(s.epochs):
             with torch.set_grad_enabled(learn):
                 logp, ent = token_logprobs(self.adapter, self.model, batch, with_entropy=True)
             if old is None:
                 old = logp.detach()
-                log_ratio_ref = logp_ref - old
-                kl_tok = log_ratio_ref.exp() - log_ratio_ref - 1  # k3 estimator of KL(pi || ref)
-                kl_v = float(kl_tok[batch.token_mask].mean())
-                ent_v = float(ent.detach()[batch.token_mask].mean())
+                out.kl = float(k3(old, logp_ref)[batch.token_mask].mean())
+                out.entropy = float(ent.detach()[batch.token_mask].mean())
             if not learn:
                 break
-            ratio = (logp - old).exp()
-            pg = -torch.minimum(ratio * A, ratio.clamp(1 - s.clip_ratio, 1 + s.clip_ratio) * A)
-            loss = pg[mask].sum() / n_tok
-            if s.kl_coef > 0:
-                d = logp_ref - logp
-                loss = loss + s.kl_coef * (d.exp() - d - 1)[mask].sum() / n_tok
-            for g in self.opt.param_groups:  # linear warm-up: Adam's first steps are sign-like
-                g["lr"] = s.lr * min(1.0, step / max(s.warmup, 1))
+            loss = policy_loss(logp, old, logp_ref, A, mask, s.clip_ratio, s.kl_coef)
+            set_lr(self.opt, warmup_cosine(step - 1, s.lr, s.warmup))  # steps count from 1
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            gnorm = float(clip_grad_norm_(self.model.parameters(), 1.0))
+            out.grad_norm = float(clip_grad_norm_(self.model.parameters(), 1.0))
             self.opt.step()
-            loss_v = float(loss.detach())
+            out.loss = float(loss.detach())
+        return out
 
-        n_steps = sum(len(r.steps) for r in rolls)
-        total = outcome.clone()
-        if G is not None:
-            total = s.w_outcome * outcome + s.w_process * G[:, 0]
-        elif tok_r is not None:
-            total = s.w_outcome * outcome + s.w_process * tok_r.sum(1)
-        metrics = {
-            "step": step,
-            "accuracy": round(float(outcome.mean()), 4),
-            "reward": round(float(total.mean()), 4),
-            "steps_per_solution": round(n_steps / len(rolls), 3),
-            "tokens_per_solution": round(float(batch.token_mask.sum()) / len(rolls), 2),
-            "noop_frac": round(sum(r.n_noop for r in rolls) / max(n_steps, 1), 4),
-            "repeat_frac": round(sum(r.n_repeat for r in rolls) / max(n_steps, 1), 4),
-            "wasted_frac": round(sum(r.n_wasted for r in rolls) / max(n_steps, 1), 4),
-            "kl": round(kl_v, 5),
-            "entropy": round(ent_v, 4),
-            "loss": round(loss_v, 5),
-            "grad_norm": round(gnorm, 4),
-            "kept_frac": round(float(keep.float().mean()), 4),
-            "updated": learn,
-        } | {k: round(v, 5) for k, v in metrics.items()}
-        metrics["seconds"] = round(time.time() - t0, 3)
-        return metrics
+    def step(self, problems: list, step: int) -> dict:
+        """One RL step: sample, reward, filter, advantages, update, metrics."""
+        s, t0 = self.s, time.time()
+        rolls, batch = self.sample(problems, step)
+        outcome = torch.tensor([float(r.correct) for r in rolls])
+        with torch.no_grad():
+            logp_ref = token_logprobs(self.adapter, self.ref, batch)
+        rewards = self.rewards(rolls, batch, outcome, logp_ref)
+        keep, group_n = select_samples(
+            resolve_filter(s.filter, s.reward),
+            outcome,
+            rewards.step_r,
+            batch.step_mask,
+            s.group_size,
+            (s.band_low, s.band_high),
+            s.prof_keep,
+        )
+        A = token_advantages(batch, outcome, rewards, keep, group_n, s)
+        upd = self.update(batch, A, keep, logp_ref, step)
+        metrics = step_metrics(step, rolls, batch, outcome, rewards, keep, upd, s)
+        return metrics | {"seconds": round(time.time() - t0, 3)}
 
 
 def train_rl(

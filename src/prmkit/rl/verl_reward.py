@@ -115,7 +115,9 @@ class Response:
 
 def read_response(tok, cleaner: TextCleaner, prompt_ids, response_ids, extra, cfg) -> Response:
     """Problem, steps and token-to-step map of one row (valid ids only, no padding)."""
-    pieces = decode_pieces(tok, [int(t) for t in response_ids])
+    pieces = decode_pieces(
+        lambda x: tok.decode(x, skip_special_tokens=True), [int(t) for t in response_ids]
+    )
     idx, steps = token_steps(pieces, cfg.step_sep)
     if steps == [""]:
         idx, steps = [-1] * len(pieces), []

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 
-from prmkit.search.aggregate import AGGREGATORS, aggregate
+from prmkit.prm.aggregate import AGGREGATORS, aggregate
+from prmkit.prm.base import NoisyRulePRM, load_scorer
 from prmkit.search.beam import beam
 from prmkit.search.core import SearchRecord, SearchSettings
 from prmkit.search.curves import points, summarize
 from prmkit.search.reject import reject
 from prmkit.search.sampled import bon, vote, weighted_vote
-from prmkit.search.scorers import NoisyRulePRM, load_scorer
 
 METHODS = {
     "bon": bon,

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 from typing import ClassVar, Literal
 
 from prmkit.models.steps import render
+from prmkit.prm.aggregate import AGGREGATORS, aggregate
 from prmkit.prm.base import StepScorer
-from prmkit.search.aggregate import AGGREGATORS, aggregate
+from prmkit.prm.scoring import ModelScorer
 from prmkit.worlds import get_world
 
 
@@ -156,19 +157,11 @@ class SearchRecord:
 
 
 def prm_input_tokens(scorer: StepScorer, items: list[tuple[str, list[str]]]) -> list[int]:
-    """Tokens the PRM reads per item: the scorer's own `count_tokens(items)` if it has
-    one, else the length of its model's encoding (`scorer.model.encode(prompt,
-    steps).input_ids`, as trained prmkit PRMs have), else the characters of the
-    rendered prompt and steps (what a character-level PRM such as the rule PRM reads)."""
-    count = getattr(scorer, "count_tokens", None)
-    if count is not None:
-        return [int(c) for c in count(items)]
-    encode = getattr(getattr(scorer, "model", None), "encode", None)
-    if encode is not None:  # a trained PRM's own encoding (prmkit.prm.scoring.ModelScorer)
-        try:
-            return [len(encode(p, list(s)).input_ids) for p, s in items]
-        except (AttributeError, TypeError):
-            pass
+    """Tokens the PRM reads per item: the length of a trained prmkit PRM's own encoding
+    (`ModelScorer`), else the characters of the rendered prompt and steps (what a
+    character-level PRM such as the rule PRM reads)."""
+    if isinstance(scorer, ModelScorer):
+        return [len(scorer.model.encode(p, list(s)).input_ids) for p, s in items]
     return [_chars(p, s) for p, s in items]
 
 
@@ -198,7 +191,7 @@ def score_items(
 
 def uses_outcome(scorer: StepScorer | None) -> bool:
     """An outcome reward model (kind "orm") is read by its last score only."""
-    return scorer is not None and getattr(scorer, "kind", "") == "orm"
+    return scorer is not None and scorer.kind == "orm"
 
 
 def solution_score(scorer: StepScorer | None, agg: str, scores: list[float]) -> float:

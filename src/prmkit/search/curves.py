@@ -63,12 +63,12 @@ def points(records: Iterable[SearchRecord]) -> dict[str, dict[int, dict]]:
 def goals(
     pts: dict[str, dict[int, dict]], agg: str = "min", beam_label: str | None = None, n: int = 16
 ) -> dict:
-    """The issue's two goals, from points.
+    """Two comparisons of search methods at N = n, from points, each against a target.
 
-    weighted_vote_margin: accuracy points weighted-vote@n minus vote@n (goal >= 5).
-    beam: the cheapest beam point, over every beam label (or only `beam_label`), whose
-    accuracy reaches bon@n, and its generated tokens as a fraction of bon@n's (goal
-    <= 0.5); None when no beam point reaches it.
+    weighted_vote_margin: accuracy points weighted-vote@n minus vote@n (target >= 5).
+    beam_vs_bon: the cheapest beam point, over every beam label (or only `beam_label`),
+    whose accuracy reaches bon@n, and its generated tokens as a fraction of bon@n's
+    (target <= 0.5); None when no beam point reaches it.
     """
     out: dict = {}
     wv, vote, bon = (

@@ -89,13 +89,13 @@ def extend(
 
 
 def fits(policy: Generator, prompt: str, steps: list[str]) -> bool:
-    """Whether the policy can still generate after this prefix: a built-in GPT needs
-    room in its context (block_size); other policies are not limited here."""
-    cfg = getattr(getattr(policy, "model", None), "cfg", None)
-    encode = getattr(policy, "encode_prompt", None)
-    if cfg is None or encode is None or not hasattr(cfg, "block_size"):
+    """Whether the policy can still generate after this prefix: room is left in its
+    context (always, where the context length or the tokenizer is not known here)."""
+    limit = policy.context_length
+    if limit is None:
         return True
-    return len(encode(render(prompt, steps, policy.step_sep))) < cfg.block_size - 1
+    ids = policy.prompt_ids(render(prompt, steps, policy.step_sep))
+    return ids is None or len(ids) < limit - 1
 
 
 def unique(paths: list[Path]) -> list[Path]:

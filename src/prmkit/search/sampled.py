@@ -13,8 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from prmkit.commands.sample import sample_problems
 from prmkit.data import Problem, Sample
+from prmkit.grade import sample_problems
 from prmkit.models.generator import Generator, SamplingParams
 from prmkit.prm.base import StepScorer
 from prmkit.search.core import (

@@ -26,7 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from prmkit.models.chat_text import decode_pieces
-from prmkit.models.generator import Generation, Generator, SamplingParams
+from prmkit.models.generator import Generation, Generator, LocalPolicy, SamplingParams
 from prmkit.serve.http import (
     ApiError,
     Guard,
@@ -87,46 +87,27 @@ class Request_:
 
 def token_pieces(gen: Generator, ids: list[int]) -> list[str]:
     """The text each generated token adds (special tokens add nothing)."""
-    if hasattr(gen, "tok") and hasattr(gen.tok, "itos"):  # built-in char tokenizer
-        return [gen.tok.decode([t]) for t in ids]
-    if hasattr(gen, "tok"):  # HF: incremental detokenisation over a short window
-        return decode_pieces(gen.tok, ids)
-    return [""] * len(ids)
+    return decode_pieces(gen.decode, ids)
 
 
 def token_name(gen: Generator, tid: int, piece: str) -> str:
-    if piece:
-        return piece
-    tok = getattr(gen, "tok", None)
-    if tok is not None and hasattr(tok, "itos"):
-        return tok.itos[tid]
-    if tok is not None and hasattr(tok, "convert_ids_to_tokens"):
-        return str(tok.convert_ids_to_tokens(tid))
-    return ""
+    return piece or gen.token_name(tid)
 
 
 def prompt_ids(gen: Generator, prompt: str) -> list[int]:
-    if hasattr(gen, "encode_prompt"):
-        return gen.encode_prompt(prompt)
-    tok = getattr(gen, "tok", None)
-    if tok is not None:
-        return tok(prompt, add_special_tokens=True)["input_ids"]
-    return []
+    return gen.prompt_ids(prompt) or []
 
 
 @torch.no_grad()
 def top_logprobs(
-    gen: Generator, prompt: str, ids: list[int], k: int
+    gen: LocalPolicy, prompt: str, ids: list[int], k: int
 ) -> list[list[tuple[int, float]]]:
     """For each generated position, the k most likely tokens and their log-probs (T=1)."""
     if not ids:
         return []
-    p = prompt_ids(gen, prompt)
-    seq = torch.tensor([p + ids])
-    if hasattr(gen, "encode_prompt"):
-        logits = gen.model(seq)[0]
-    else:
-        logits = gen.model(input_ids=seq).logits[0]
+    p = gen.prompt_ids(prompt)
+    seq = torch.tensor([p + ids], device=gen.device)
+    logits = gen.logits(seq, torch.ones_like(seq, dtype=torch.bool))[0]
     logp = logits[len(p) - 1 : len(p) - 1 + len(ids)].float().log_softmax(-1)
     vals, idx = logp.topk(min(k, logp.shape[-1]), dim=-1)
     return [list(zip(i.tolist(), v.tolist())) for i, v in zip(idx, vals)]
@@ -199,15 +180,9 @@ def render_chat(gen: Generator, messages: list[dict]) -> str:
     a final assistant message, which is continued as written: the user message is the
     problem and an assistant message holds the steps so far.
     """
-    tok = getattr(gen, "tok", None)
-    if tok is not None and getattr(tok, "chat_template", None):
-        last_assistant = messages[-1]["role"] == "assistant"
-        return tok.apply_chat_template(
-            messages,
-            tokenize=False,
-            add_generation_prompt=not last_assistant,
-            continue_final_message=last_assistant,
-        )
+    templated = gen.chat_prompt(messages)
+    if templated is not None:
+        return templated
     parts = [m["content"] + gen.step_sep for m in messages[:-1]]
     last = messages[-1]
     parts.append(last["content"] if last["role"] == "assistant" else last["content"] + gen.step_sep)
@@ -383,6 +358,89 @@ def chat_choice(gen: Generator, c: Choice, index: int, req: Request_) -> dict:
     }
 
 
+def completion_request(body: dict, max_prompts: int, max_n: int, max_tokens: int) -> Request_:
+    """A /v1/completions body as a request (text prompts only)."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        prompts = [prompt]
+    else:
+        if isinstance(prompt, list) and prompt and not isinstance(prompt[0], str):
+            raise bad(400, "prompt", "token-id prompts are not supported; send text")
+        prompts = get_str_list(body, "prompt", max_len=max_prompts)
+    lp = body.get("logprobs")
+    if lp is not None and (isinstance(lp, bool) or not isinstance(lp, int) or not 0 <= lp <= 20):
+        raise bad(400, "logprobs", "must be an integer in [0, 20] or null")
+    return _common(body, prompts, max_n, max_tokens, lp)
+
+
+def chat_request(gen: Generator, body: dict, max_n: int, max_tokens: int) -> Request_:
+    """A /v1/chat/completions body as a request: the messages rendered as one prompt."""
+    msgs = parse_messages(body)
+    want = _bool(body, "logprobs")
+    k = int(get_number(body, "top_logprobs", 0, 0, 20, integer=True))
+    return _common(body, [render_chat(gen, msgs)], max_n, max_tokens, k if want else None)
+
+
+class PolicyService:
+    """What the routes do: one generation at a time on a worker thread, OpenAI's shapes."""
+
+    def __init__(
+        self, gen: Generator, model_name: str, max_prompts: int, max_n: int, max_tokens: int
+    ) -> None:
+        self.gen, self.model_name = gen, model_name
+        self.max_prompts, self.max_n, self.max_tokens = max_prompts, max_n, max_tokens
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="policy")
+        self.counts = {"requests": 0, "client_errors": 0, "choices": 0, "tokens": 0}
+
+    def error(self, e: ApiError) -> JSONResponse:
+        self.counts["client_errors"] += 1
+        status = 400 if e.status == 422 else e.status  # OpenAI answers 400 to invalid requests
+        code = "model_not_found" if isinstance(e, ModelNotFound) else None
+        return JSONResponse(openai_error(status, e.message, e.param, code), status_code=status)
+
+    async def generate(self, req: Request_) -> tuple[list[list[Choice]], dict]:
+        """The choices per prompt and the usage record, computed on the generation thread."""
+        self.counts["requests"] += 1
+        loop = asyncio.get_running_loop()
+        out, p = await loop.run_in_executor(self.pool, run_request, self.gen, req)
+        c = sum(len(ch.ids) for row in out for ch in row)
+        self.counts["choices"] += sum(len(row) for row in out)
+        self.counts["tokens"] += c
+        return out, {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+    def envelope(self, kind: str, prefix: str, choices: list[dict], use: dict) -> dict:
+        return {
+            "id": prefix + uuid.uuid4().hex,
+            "object": kind,
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "usage": use,
+        }
+
+    def models(self) -> dict:
+        card = {"id": self.model_name, "object": "model", "created": 0, "owned_by": "prmkit"}
+        return {"object": "list", "data": [card]}
+
+    async def completions(self, body: dict) -> dict:
+        check_model(body, self.model_name)
+        req = completion_request(body, self.max_prompts, self.max_n, self.max_tokens)
+        rows, use = await self.generate(req)
+        choices = [
+            completion_choice(self.gen, c, i * req.n + j, req)
+            for i, row in enumerate(rows)
+            for j, c in enumerate(row)
+        ]
+        return self.envelope("text_completion", "cmpl-", choices, use)
+
+    async def chat(self, body: dict) -> dict:
+        check_model(body, self.model_name)
+        req = chat_request(self.gen, body, self.max_n, self.max_tokens)
+        rows, use = await self.generate(req)
+        choices = [chat_choice(self.gen, c, j, req) for j, c in enumerate(rows[0])]
+        return self.envelope("chat.completion", "chatcmpl-", choices, use)
+
+
 def create_app(
     gen: Generator,
     model_name: str = "prmkit-policy",
@@ -393,92 +451,35 @@ def create_app(
     max_n: int = 64,
     max_tokens: int = 1024,
 ) -> FastAPI:
-    pool = ThreadPoolExecutor(1, thread_name_prefix="policy")  # one generation at a time
-    counts = {"requests": 0, "client_errors": 0, "choices": 0, "tokens": 0}
+    svc = PolicyService(gen, model_name, max_prompts, max_n, max_tokens)
 
     @asynccontextmanager
     async def lifespan(app):
         yield
-        pool.shutdown(wait=True)
+        svc.pool.shutdown(wait=True)
 
     app = FastAPI(title="prmkit policy server", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.counts = counts
+    app.state.counts = svc.counts
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, e: ApiError):
-        counts["client_errors"] += 1
-        status = 400 if e.status == 422 else e.status  # OpenAI answers 400 to invalid requests
-        code = "model_not_found" if isinstance(e, ModelNotFound) else None
-        return JSONResponse(openai_error(status, e.message, e.param, code), status_code=status)
-
-    async def generate(req: Request_) -> tuple[list[list[Choice]], dict]:
-        """The choices per prompt and the usage record, computed on the generation thread."""
-        counts["requests"] += 1
-        loop = asyncio.get_running_loop()
-        out, p = await loop.run_in_executor(pool, run_request, gen, req)
-        for row in out:
-            counts["choices"] += len(row)
-            counts["tokens"] += sum(len(c.ids) for c in row)
-        c = sum(len(ch.ids) for row in out for ch in row)
-        return out, {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-    def envelope(kind: str, prefix: str, choices: list[dict], use: dict) -> dict:
-        return {
-            "id": prefix + uuid.uuid4().hex,
-            "object": kind,
-            "created": int(time.time()),
-            "model": model_name,
-            "choices": choices,
-            "usage": use,
-        }
+        return svc.error(e)
 
     @app.get("/health")
     async def health():
-        return {"status": "ok", "model": model_name, **counts}
+        return {"status": "ok", "model": model_name, **svc.counts}
 
     @app.get("/v1/models")
     async def models():
-        return {
-            "object": "list",
-            "data": [{"id": model_name, "object": "model", "created": 0, "owned_by": "prmkit"}],
-        }
+        return svc.models()
 
     @app.post("/v1/completions")
     async def completions(request: Request):
-        body = get_obj(parse_json(await request.body()))
-        check_model(body, model_name)
-        prompt = body.get("prompt")
-        if isinstance(prompt, str):
-            prompts = [prompt]
-        else:
-            if isinstance(prompt, list) and prompt and not isinstance(prompt[0], str):
-                raise bad(400, "prompt", "token-id prompts are not supported; send text")
-            prompts = get_str_list(body, "prompt", max_len=max_prompts)
-        lp = body.get("logprobs")
-        if lp is not None and (
-            isinstance(lp, bool) or not isinstance(lp, int) or not 0 <= lp <= 20
-        ):
-            raise bad(400, "logprobs", "must be an integer in [0, 20] or null")
-        req = _common(body, prompts, max_n, max_tokens, lp)
-        rows, use = await generate(req)
-        choices = [
-            completion_choice(gen, c, i * req.n + j, req)
-            for i, row in enumerate(rows)
-            for j, c in enumerate(row)
-        ]
-        return envelope("text_completion", "cmpl-", choices, use)
+        return await svc.completions(get_obj(parse_json(await request.body())))
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
-        body = get_obj(parse_json(await request.body()))
-        check_model(body, model_name)
-        msgs = parse_messages(body)
-        want = _bool(body, "logprobs")
-        k = int(get_number(body, "top_logprobs", 0, 0, 20, integer=True))
-        req = _common(body, [render_chat(gen, msgs)], max_n, max_tokens, k if want else None)
-        rows, use = await generate(req)
-        choices = [chat_choice(gen, c, j, req) for j, c in enumerate(rows[0])]
-        return envelope("chat.completion", "chatcmpl-", choices, use)
+        return await svc.chat(get_obj(parse_json(await request.body())))
 
     app.add_middleware(
         Guard,

@@ -18,12 +18,7 @@ waiting.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import math
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -31,7 +26,9 @@ from fastapi import FastAPI
 
 from prmkit.models.chat_text import TextCleaner, split_query
 from prmkit.models.steps import STEP_SEP
+from prmkit.prm.aggregate import AGGREGATORS, check_aggregator
 from prmkit.prm.base import StepScorer
+from prmkit.serve.batcher import DynamicBatcher, Item, Overloaded
 from prmkit.serve.http import (
     ApiError,
     Guard,
@@ -43,20 +40,6 @@ from prmkit.serve.http import (
     simple_error,
 )
 from prmkit.serve.scorer_process import CLIENT_ERRORS
-
-Item = tuple[str, list[str]]
-
-
-def _prod(xs: list[float]) -> float:
-    return math.prod(xs)
-
-
-AGGREGATORS: dict[str, Callable[[list[float]], float]] = {
-    "min": min,  # the weakest step bounds the solution (Lightman et al. 2023)
-    "prod": _prod,  # probability that every step is correct, if independent
-    "mean": lambda xs: sum(xs) / len(xs),
-    "last": lambda xs: xs[-1],  # the final step's score, as an outcome reward
-}
 
 
 @dataclass
@@ -74,151 +57,6 @@ def _json(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-class Overloaded(Exception):
-    pass
-
-
-class DynamicBatcher:
-    """Groups items from concurrent requests into `score` calls on one worker thread.
-
-    A batch closes when it holds `max_batch_size` items or `max_wait_ms` passed since its
-    first item arrived. If a batch call raises, its items are scored one by one so that a
-    bad item fails only its own request. Results are per item: a list of floats, or the
-    exception that item raised.
-    """
-
-    def __init__(
-        self,
-        scorer: StepScorer,
-        max_batch_size: int = 32,
-        max_wait_ms: float = 5.0,
-        max_queue: int = 16384,
-    ) -> None:
-        if max_batch_size < 1:
-            raise ValueError("max_batch_size must be at least 1")
-        self.scorer = scorer
-        self.max_batch_size = max_batch_size
-        self.max_wait = max_wait_ms / 1000
-        self.max_queue = max_queue
-        self.queue: asyncio.Queue | None = None
-        self.task: asyncio.Task | None = None
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="prm-batch")
-        self.batches = self.items = self.largest = 0
-        self.busy_s = 0.0
-
-    async def start(self) -> None:
-        self.queue = asyncio.Queue()
-        self.task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                pass
-        self.pool.shutdown(wait=True)
-        close = getattr(self.scorer, "close", None)  # a ScorerProcess ends its child
-        if close is not None:
-            close()
-
-    async def submit(self, items: list[Item]) -> list:
-        if self.queue is None:
-            raise RuntimeError("batcher not started")
-        if self.queue.qsize() + len(items) > self.max_queue:
-            raise Overloaded(f"{self.queue.qsize()} items queued; try again shortly")
-        loop = asyncio.get_running_loop()
-        futs = [loop.create_future() for _ in items]
-        for it, f in zip(items, futs):
-            self.queue.put_nowait((it, f))
-        if len(futs) == 1:  # the common case; gather's bookkeeping costs more than the wait
-            return [await futs[0]]
-        return list(await asyncio.gather(*futs))
-
-    async def _collect(self) -> list:
-        q = self.queue
-        batch = [await q.get()]
-        deadline = time.monotonic() + self.max_wait
-        while len(batch) < self.max_batch_size:
-            if not q.empty():
-                batch.append(q.get_nowait())
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(q.get(), left))
-            except TimeoutError:
-                break
-        return [(it, f) for it, f in batch if not f.done()]  # drop items of vanished clients
-
-    async def _loop(self) -> None:
-        # Two batches in flight: while one is scored, the next is collected and waits in
-        # the worker's queue, so the scorer starts it the moment the first returns
-        # instead of idling while the event loop answers and collects.
-        slots = asyncio.Semaphore(2)
-        running: set[asyncio.Task] = set()
-        try:
-            while True:
-                await slots.acquire()
-                batch = await self._collect()
-                if not batch:
-                    slots.release()
-                    continue
-                task = asyncio.create_task(self._run(batch))
-                running.add(task)
-                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
-        finally:
-            for task in running:
-                task.cancel()
-
-    async def _run(self, batch: list) -> None:
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self.pool, self._timed, [it for it, _ in batch])
-        self.batches += 1
-        self.items += len(batch)
-        self.largest = max(self.largest, len(batch))
-        for (_, f), r in zip(batch, results):
-            if not f.done():
-                f.set_result(r)
-
-    def _timed(self, items: list[Item]) -> list:
-        t0 = time.perf_counter()
-        try:
-            return self._score(items)
-        finally:
-            self.busy_s += time.perf_counter() - t0
-
-    def _score(self, items: list[Item]) -> list:
-        try:
-            out = self.scorer.score(items)
-            _check_scores(items, out)
-            return out
-        except Exception as e:
-            if len(items) == 1:
-                return [e]
-            return [self._score([it])[0] for it in items]
-
-    def stats(self) -> dict:
-        return {
-            "batches": self.batches,
-            "items": self.items,
-            "mean_batch_size": round(self.items / self.batches, 2) if self.batches else 0.0,
-            "largest_batch": self.largest,
-            "queued": self.queue.qsize() if self.queue is not None else 0,
-            "busy_seconds": round(self.busy_s, 3),
-        } | ({"scorer_starts": self.scorer.starts} if hasattr(self.scorer, "starts") else {})
-
-
-def _check_scores(items: list[Item], out) -> None:
-    if len(out) != len(items) or any(len(s) != len(it[1]) for s, it in zip(out, items)):
-        raise RuntimeError("scorer returned the wrong number of scores")
-    for s in out:
-        for x in s:
-            if not math.isfinite(x):
-                raise ValueError("scorer returned a non-finite score")
-
-
 def parse_item(d, where: str, limits: Limits) -> Item:
     d = get_obj(d, where or "body")
     problem = get_str(d, "problem", where)
@@ -233,6 +71,128 @@ def parse_item(d, where: str, limits: Limits) -> Item:
     if n > limits.max_chars:
         raise bad(413, where or "item", f"has {n} characters, over the limit of {limits.max_chars}")
     return problem, steps
+
+
+def parse_batch(body: dict, limits: Limits) -> list[Item]:
+    """The items of a batch-form /score body."""
+    raw = body["items"]
+    if not isinstance(raw, list) or not raw:
+        raise bad(422, "items", "must be a non-empty list of {problem, steps} objects")
+    if len(raw) > limits.max_items:
+        raise bad(413, "items", f"has {len(raw)} entries, over the limit of {limits.max_items}")
+    return [parse_item(d, f"items[{i}]", limits) for i, d in enumerate(raw)]
+
+
+def parse_queries(
+    body: dict, limits: Limits, step_sep: str, cleaner: TextCleaner | None
+) -> list[Item]:
+    """A /get_reward body's queries as (problem, steps) items (steps may be empty)."""
+    queries = get_str_list(body, "query", max_len=limits.max_items)
+    prompts = get_str_list(body, "prompts", max_len=limits.max_items, required=False)
+    if prompts is not None and len(prompts) != len(queries):
+        raise bad(422, "prompts", f"has {len(prompts)} entries but query has {len(queries)}")
+    labels = body.get("labels")
+    if labels is not None and (not isinstance(labels, list) or len(labels) != len(queries)):
+        raise bad(
+            422, "labels", "must be a list as long as query (labels are accepted and ignored)"
+        )
+    out = []
+    for i, q in enumerate(queries):
+        problem, steps = split_query(q, None if prompts is None else prompts[i], step_sep, cleaner)
+        if len(steps) > limits.max_steps:
+            raise bad(
+                413, f"query[{i}]", f"has {len(steps)} steps, over the limit of {limits.max_steps}"
+            )
+        if len(q) > limits.max_chars:
+            raise bad(
+                413, f"query[{i}]", f"has {len(q)} characters, over the limit of {limits.max_chars}"
+            )
+        out.append((problem, steps))
+    return out
+
+
+class PRMService:
+    """What the routes do: batch items through the scorer, aggregate, count requests."""
+
+    def __init__(
+        self,
+        scorer: StepScorer,
+        batcher: DynamicBatcher,
+        limits: Limits,
+        aggregator: str,
+        empty_reward: float,
+        step_sep: str,
+        cleaner: TextCleaner | None,
+    ) -> None:
+        check_aggregator(aggregator)
+        self.scorer, self.batcher, self.limits = scorer, batcher, limits
+        self.aggregator, self.agg = aggregator, AGGREGATORS[aggregator]
+        self.empty_reward, self.step_sep, self.cleaner = empty_reward, step_sep, cleaner
+        self.counts = {"requests": 0, "client_errors": 0}
+
+    def count_error(self, e: ApiError) -> None:
+        self.counts["client_errors"] += 1
+
+    def reward(self, scores: list[float]) -> float:
+        return float(self.agg(scores)) if scores else self.empty_reward
+
+    async def score_items(self, items: list[Item], names: list[str]) -> list[list[float]]:
+        self.counts["requests"] += 1
+        try:
+            results = await self.batcher.submit(items)
+        except Overloaded as e:
+            raise ApiError(503, f"server busy: {e}") from None
+        for name, r in zip(names, results):
+            if isinstance(r, CLIENT_ERRORS):
+                raise bad(422, name, f"the PRM cannot score it: {r}")
+            if isinstance(r, Exception):
+                raise ApiError(500, f"{name}: internal error in the PRM: {type(r).__name__}: {r}")
+        return results
+
+    def health(self, max_batch_size: int, max_wait_ms: float) -> dict:
+        return {
+            "status": "ok",
+            "scorer": self.scorer.kind,
+            "aggregator": self.aggregator,
+            "max_batch_size": max_batch_size,
+            "max_wait_ms": max_wait_ms,
+            **self.counts,
+            **self.batcher.stats(),
+        }
+
+    async def score(self, data: bytes) -> bytes:
+        """POST /score, one item or a batch of them."""
+        body = get_obj(parse_json(data))
+        if "items" in body:
+            items = parse_batch(body, self.limits)
+            scores = await self.score_items(items, [f"items[{i}]" for i in range(len(items))])
+            return _json({"scores": scores, "rewards": [self.reward(s) for s in scores]})
+        (scores,) = await self.score_items([parse_item(body, "", self.limits)], ["item"])
+        return _json({"scores": scores, "reward": self.reward(scores)})
+
+    async def get_reward(self, data: bytes) -> bytes:
+        """POST /get_reward, OpenRLHF's remote reward model: queries with no steps score empty."""
+        items = parse_queries(get_obj(parse_json(data)), self.limits, self.step_sep, self.cleaner)
+        where = [i for i, (_, steps) in enumerate(items) if steps]
+        scores: list[list[float]] = [[] for _ in items]
+        if where:
+            try:
+                results = await self.score_items(
+                    [items[i] for i in where], [f"query[{i}]" for i in where]
+                )
+            except ApiError as e:
+                if e.status == 422 and self.cleaner is None:
+                    e.message += (
+                        "; if the queries are chat-templated or padded, start the server"
+                        " with --tokenizer (the policy's tokenizer folder)"
+                    )
+                raise
+            for i, sc in zip(where, results):
+                scores[i] = sc
+        else:
+            self.counts["requests"] += 1
+        rewards = [self.reward(sc) for sc in scores]
+        return _json({"rewards": rewards, "scores": rewards, "step_scores": scores})
 
 
 def create_app(
@@ -253,12 +213,10 @@ def create_app(
 
     `cleaner` (from the policy's tokenizer) strips /get_reward queries' special tokens
     and finds the problem in chat-templated prompts."""
-    if aggregator not in AGGREGATORS:
-        raise ValueError(f"aggregator must be one of {sorted(AGGREGATORS)}")
-    agg = AGGREGATORS[aggregator]
-    limits = limits or Limits()
     batcher = DynamicBatcher(scorer, max_batch_size, max_wait_ms, max_queue)
-    counts = {"requests": 0, "client_errors": 0}
+    svc = PRMService(
+        scorer, batcher, limits or Limits(), aggregator, empty_reward, step_sep, cleaner
+    )
 
     @asynccontextmanager
     async def lifespan(app):
@@ -268,114 +226,20 @@ def create_app(
 
     app = FastAPI(title="prmkit PRM server", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.batcher = batcher
-    app.state.counts = counts
-
-    def count_error(e: ApiError) -> None:
-        counts["client_errors"] += 1
-
-    async def score_items(items: list[Item], names: list[str]) -> list[list[float]]:
-        counts["requests"] += 1
-        try:
-            results = await batcher.submit(items)
-        except Overloaded as e:
-            raise ApiError(503, f"server busy: {e}") from None
-        for name, r in zip(names, results):
-            if isinstance(r, CLIENT_ERRORS):
-                raise bad(422, name, f"the PRM cannot score it: {r}")
-            if isinstance(r, Exception):
-                raise ApiError(500, f"{name}: internal error in the PRM: {type(r).__name__}: {r}")
-        return results
-
-    def reward(scores: list[float]) -> float:
-        return float(agg(scores)) if scores else empty_reward
+    app.state.counts = svc.counts
 
     @app.get("/health")
     async def health():
-        return {
-            "status": "ok",
-            "scorer": getattr(scorer, "kind", type(scorer).__name__),
-            "aggregator": aggregator,
-            "max_batch_size": max_batch_size,
-            "max_wait_ms": max_wait_ms,
-            **counts,
-            **batcher.stats(),
-        }
+        return svc.health(max_batch_size, max_wait_ms)
 
     # The scoring routes are answered by Guard itself (its `routes`): they parse and
-    # validate the body here, and per-request overhead is what limits batching.
-    async def score(data: bytes) -> bytes:
-        body = get_obj(parse_json(data))
-        if "items" in body:
-            raw = body["items"]
-            if not isinstance(raw, list) or not raw:
-                raise bad(422, "items", "must be a non-empty list of {problem, steps} objects")
-            if len(raw) > limits.max_items:
-                raise bad(
-                    413, "items", f"has {len(raw)} entries, over the limit of {limits.max_items}"
-                )
-            items = [parse_item(d, f"items[{i}]", limits) for i, d in enumerate(raw)]
-            scores = await score_items(items, [f"items[{i}]" for i in range(len(items))])
-            return _json({"scores": scores, "rewards": [reward(s) for s in scores]})
-        item = parse_item(body, "", limits)
-        (scores,) = await score_items([item], ["item"])
-        return _json({"scores": scores, "reward": reward(scores)})
-
-    async def get_reward(data: bytes) -> bytes:
-        body = get_obj(parse_json(data))
-        queries = get_str_list(body, "query", max_len=limits.max_items)
-        prompts = get_str_list(body, "prompts", max_len=limits.max_items, required=False)
-        if prompts is not None and len(prompts) != len(queries):
-            raise bad(422, "prompts", f"has {len(prompts)} entries but query has {len(queries)}")
-        labels = body.get("labels")
-        if labels is not None and (not isinstance(labels, list) or len(labels) != len(queries)):
-            raise bad(
-                422, "labels", "must be a list as long as query (labels are accepted and ignored)"
-            )
-        items, names, where = [], [], []
-        for i, q in enumerate(queries):
-            problem, steps = split_query(
-                q, None if prompts is None else prompts[i], step_sep, cleaner
-            )
-            if len(steps) > limits.max_steps:
-                raise bad(
-                    413,
-                    f"query[{i}]",
-                    f"has {len(steps)} steps, over the limit of {limits.max_steps}",
-                )
-            if len(q) > limits.max_chars:
-                raise bad(
-                    413,
-                    f"query[{i}]",
-                    f"has {len(q)} characters, over the limit of {limits.max_chars}",
-                )
-            if steps:
-                items.append((problem, steps))
-                names.append(f"query[{i}]")
-                where.append(i)
-        scores: list[list[float]] = [[] for _ in queries]
-        if items:
-            try:
-                results = await score_items(items, names)
-            except ApiError as e:
-                if e.status == 422 and cleaner is None:
-                    e.message += (
-                        "; if the queries are chat-templated or padded, start the server"
-                        " with --tokenizer (the policy's tokenizer folder)"
-                    )
-                raise
-            for i, s in zip(where, results):
-                scores[i] = s
-        else:
-            counts["requests"] += 1
-        rewards = [reward(s) for s in scores]
-        return _json({"rewards": rewards, "scores": rewards, "step_scores": scores})
-
+    # validate the body there, and per-request overhead is what limits batching.
     app.add_middleware(
         Guard,
         max_body_bytes=max_body_bytes,
         token=token,
         error_body=simple_error,
-        routes={"/score": score, "/get_reward": get_reward},
-        on_error=count_error,
+        routes={"/score": svc.score, "/get_reward": svc.get_reward},
+        on_error=svc.count_error,
     )
     return app

@@ -52,7 +52,7 @@ def _child(conn, factory: Callable, args: tuple, threads: int) -> None:
         return
     gc.collect()
     gc.freeze()  # the model never becomes garbage: keep torch's objects out of GC passes
-    conn.send(("ready", getattr(scorer, "kind", type(scorer).__name__)))
+    conn.send(("ready", scorer.kind))
     while True:
         try:
             items = conn.recv()

@@ -145,34 +145,50 @@ def extract_answer(steps: list[str]) -> str | None:
     return m.group(1) if m else None
 
 
+# The verifier's names for what is wrong with a first wrong step (Grade.kind).
+KINDS = {
+    "early answer": "answers before every operation is applied",
+    "wrong answer": "states an answer other than the computed value",
+    "unreadable step": "a step that is not `a<op>b=c` or `Answer: n`",
+    "arithmetic slip": "a<op>b=c with the wrong c",
+    "wrong operand": "starts from a value other than the current one",
+    "wrong operation": "applies an operation other than the next one",
+    "extra operation": "applies an operation when none is left",
+    "step after answer": "a step after the final answer",
+    "no answer": "ends without stating an answer",
+}
+
+
 def _judge(
     step: str, v: int, ops: list[tuple[str, int]], j: int
-) -> tuple[str, int, int, str | None]:
-    """One step against the state (value v, next op j): (status, new v, new j, reason)."""
+) -> tuple[str, int, int, str | None, str | None]:
+    """One step against the state (value v, next op j): (status, new v, new j, reason, kind)."""
     m = _ANSWER.match(step)
     if m:
         ans = int(m.group(1))
         if j < len(ops):
-            return ERROR, v, j, f"answers before finishing ({len(ops) - j} operation(s) left)"
+            why = f"answers before finishing ({len(ops) - j} operation(s) left)"
+            return ERROR, v, j, why, "early answer"
         if ans != v:
-            return ERROR, v, j, f"answer {ans} is not the computed value {v}"
-        return OK, v, j, None
+            return ERROR, v, j, f"answer {ans} is not the computed value {v}", "wrong answer"
+        return OK, v, j, None, None
     m = _STEP.match(step)
     if not m:
-        return ERROR, v, j, f"cannot parse step {step!r}"
+        return ERROR, v, j, f"cannot parse step {step!r}", "unreadable step"
     a, op, b, c = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))
     true_c = apply(a, op, b)
     if true_c != c:
-        return ERROR, v, j, f"arithmetic: {a}{op}{b} is {true_c}, not {c}"
+        return ERROR, v, j, f"arithmetic: {a}{op}{b} is {true_c}, not {c}", "arithmetic slip"
     if j < len(ops) and a == v and (op, b) == ops[j]:
-        return OK, c, j + 1, None
+        return OK, c, j + 1, None, None
     if c == v:
-        return NOOP, v, j, None
+        return NOOP, v, j, None, None
     if a != v:
-        return ERROR, v, j, f"uses {a}, but the current value is {v}"
+        return ERROR, v, j, f"uses {a}, but the current value is {v}", "wrong operand"
     if j >= len(ops):
-        return ERROR, v, j, "no operations are left to apply"
-    return ERROR, v, j, f"applies {op}{b}, but the next operation is {ops[j][0]}{ops[j][1]}"
+        return ERROR, v, j, "no operations are left to apply", "extra operation"
+    why = f"applies {op}{b}, but the next operation is {ops[j][0]}{ops[j][1]}"
+    return ERROR, v, j, why, "wrong operation"
 
 
 def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) -> Grade:
@@ -182,28 +198,26 @@ def grade(prompt: str, reference: str, steps: list[str], partial: bool = False) 
     final answer is not an error.
     """
     v, ops = parse_prompt(prompt)
-    j, status, first, reason = 0, [], -1, None
+    j, status, first, reason, kind = 0, [], -1, None, None
     for i, step in enumerate(steps):
         if first >= 0:
             status.append(AFTER)
             continue
         if i > 0 and _ANSWER.match(steps[i - 1]):
-            st, why = ERROR, "step after the final answer"
+            st, why, what = ERROR, "step after the final answer", "step after answer"
         else:
-            st, v, j, why = _judge(step, v, ops, j)
+            st, v, j, why, what = _judge(step, v, ops, j)
         status.append(st)
         if st == ERROR:
-            first, reason = i, why
+            first, reason, kind = i, why, what
     final = extract_answer(steps)
     if first < 0 and final is None and steps and not partial:
         # Every step holds but the solution never states an answer (cut off): the last
         # step is where it went wrong, so correct <=> first_error == -1 always holds.
-        first, reason = len(steps) - 1, "ends without a final answer"
+        first, reason, kind = len(steps) - 1, "ends without a final answer", "no answer"
         status[-1] = ERROR
     correct = first < 0 and final is not None and final.strip() == str(reference).strip()
-    return Grade(
-        correct=correct, first_error=first, final_answer=final, status=status, reason=reason
-    )
+    return Grade(correct, first, final, status, reason, kind)
 
 
 def local_errors(prompt: str, steps: list[str]) -> list[str | None]:
@@ -222,7 +236,7 @@ def local_errors(prompt: str, steps: list[str]) -> list[str | None]:
         if i > 0 and _ANSWER.match(steps[i - 1]):
             out.append("step after the final answer")
             continue
-        st, nv, nj, why = _judge(step, v, ops, j)
+        st, nv, nj, why, _ = _judge(step, v, ops, j)
         out.append(why if st == ERROR else None)
         if st != ERROR:
             v, j = nv, nj

@@ -20,6 +20,8 @@ class Grade:
     final_answer: the answer the solution states, None if it states none.
     status: per step, one of ok / noop / error / after_error.
     reason: why the first wrong step is wrong (None if correct).
+    kind: the verifier's name for that error's category (a world's KINDS), where the
+    world names them.
     """
 
     correct: bool
@@ -27,6 +29,7 @@ class Grade:
     final_answer: str | None
     status: list[str] = field(default_factory=list)
     reason: str | None = None
+    kind: str | None = None
 
     @property
     def n_noop(self) -> int:
@@ -39,4 +42,5 @@ class Grade:
             "final_answer": self.final_answer,
             "status": self.status,
             "reason": self.reason,
+            "kind": self.kind,
         }

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from prmkit.data import InputError
-from prmkit.prm.base import HUB_ID, PRMFormat
 from prmkit.prm.published.recipes import RECIPES
 from prmkit.prm.published.scorer import PublishedScorer, cls_head, lm_head, value_head
+from prmkit.prm.scorer import HUB_ID, PRMFormat
 
 FORMATS = typing.get_args(PRMFormat)
 
@@ -270,7 +270,7 @@ def load_published(
     )
 
 
-def is_published(spec: str, fmt: str | None = None) -> bool:
+def is_published(spec: str, fmt: str | None = None, config: dict | None = None) -> bool:
     """Whether `--prm spec` (with `--prm-format fmt`) names a published PRM rather than
     a prmkit checkpoint or rule: a format other than prmkit, a model folder whose
     config.json has no prmkit `kind`, or a hub id that is not a local path."""
@@ -280,7 +280,9 @@ def is_published(spec: str, fmt: str | None = None) -> bool:
         return fmt != "prmkit"
     p = Path(spec)
     if p.is_dir():
-        return (p / "config.json").exists() and "kind" not in _json(p / "config.json")
+        if config is None:
+            config = _json(p / "config.json")
+        return (p / "config.json").exists() and "kind" not in config
     return not p.exists() and bool(HUB_ID.match(spec))
 
 

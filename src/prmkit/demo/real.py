@@ -20,6 +20,7 @@ from prmkit.data import InputError, read_jsonl
 from prmkit.data.converters import read_samples
 from prmkit.evaluate.processbench import auroc, evaluate_scores, select_threshold
 from prmkit.label.engine import LabelJob, run_labeling
+from prmkit.label.options import PerturbOptions
 from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.encoder_train import head_scores, tag_features, targets, train_head
 from prmkit.prm.train import TrainSettings
@@ -75,7 +76,7 @@ def run_real(cfg) -> dict:
     t0, secs = time.time(), {}
     refs = read_jsonl(cfg.gsm8k)[:n_train]
     (out / "gsm8k_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in refs))
-    job = LabelJob(method="perturb", seed=cfg.seed, options={"perturb_correct": 0.4})
+    job = LabelJob(method="perturb", seed=cfg.seed, perturb=PerturbOptions(correct=0.4))
     lab = run_labeling(
         job, str(out / "gsm8k_train.jsonl"), str(out / "perturb.jsonl"), progress=cfg.progress
     )

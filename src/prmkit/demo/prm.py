@@ -1,8 +1,6 @@
 """The demo's PRM stage: mc-label policy samples of training problems, train a PRM on
 those labels, evaluate it ProcessBench-style on held-out problems against the exact
 verifier.
-
-Not a command of its own: `demo.STAGES` runs `stage_prm`.
 """
 
 from __future__ import annotations
@@ -13,12 +11,13 @@ from prmkit.commands import eval_processbench as eval_cmd
 from prmkit.commands import label as label_cmd
 from prmkit.commands import prm_train as train_cmd
 from prmkit.commands import sample as sample_cmd
+from prmkit.demo.context import Context, StageReport
 
 # (training problems, mc rollouts per prefix k, PRM steps): quick and full demo
 BUDGET = {"quick": (100, 4, 150), "full": (300, 8, 300)}
 
 
-def train_slice(ctx, n_problems: int) -> str:
+def train_slice(ctx: Context, n_problems: int) -> str:
     """The first `n_problems` training problems, as a JSONL path (the PRM's own problems,
     disjoint from the held-out problems that every evaluation uses)."""
     lines = Path(ctx.artifacts["train_problems"]).read_text().splitlines()[:n_problems]
@@ -27,11 +26,9 @@ def train_slice(ctx, n_problems: int) -> str:
     return path
 
 
-def stage_prm(ctx):
+def stage_prm(ctx: Context) -> StageReport:
     """Sample the policy on training problems, label the samples with mc (no verifier),
     train an implicit-parameterized PRM on those labels, evaluate on held-out samples."""
-    from prmkit.commands.demo import StageReport
-
     n_problems, k, steps = BUDGET["quick" if ctx.quick else "full"]
     sampled = sample_cmd.run(
         sample_cmd.Config(
@@ -84,7 +81,7 @@ def stage_prm(ctx):
             f"| {k} | {v['f1']} | {v['acc_error']} | {v['acc_correct']} | {v['threshold']:.3f} | {v['auroc']} |\n"
             for k, v in rows.items()
         )
-        + "\nOther label sources and seeds: the README's PRM section.\n"
+        + "\nOther label sources and seeds: docs/benchmarks.md and docs/prm-evaluation.md.\n"
     )
     summary = {
         "label_source": t["label_source"],

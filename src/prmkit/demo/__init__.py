@@ -1,0 +1,53 @@
+"""The demo: the whole pipeline on the built-in arithmetic world, written up as a report.
+
+world -> policy -> samples -> automatic step labels -> a trained PRM -> search -> RL.
+Each stage is a module with one function `stage_*(ctx) -> StageReport`; `run_demo`
+runs them in order and writes report.md, the PNG plots and summary.json. Only the
+`prmkit demo` command imports this package; the library never does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from prmkit.demo.context import Context, StageReport
+from prmkit.demo.labels import stage_label
+from prmkit.demo.policy import stage_policy
+from prmkit.demo.prm import stage_prm
+from prmkit.demo.rl import stage_rl
+from prmkit.demo.samples import stage_sample
+from prmkit.demo.search import stage_search
+from prmkit.demo.world import stage_world
+
+STAGES = [stage_world, stage_policy, stage_sample, stage_label, stage_prm, stage_search, stage_rl]
+
+
+def run_demo(out: str, quick: bool = False, seed: int = 0, progress: bool = True) -> dict:
+    """Every stage in order; writes report.md and summary.json in `out`, returns where."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = Context(root, quick, seed, progress)
+    t0 = time.time()
+    reports = []
+    for stage in STAGES:
+        ts = time.time()
+        rep = stage(ctx)
+        rep.seconds = round(time.time() - ts, 1)
+        reports.append(rep)
+    total = round(time.time() - t0, 1)
+    lines = [
+        f"# prmkit demo{' (quick)' if quick else ''}\n",
+        f"Seed {seed}, {total} s in all.\n",
+    ]
+    for r in reports:
+        lines += [f"\n## {r.title}\n", f"_{r.seconds} s_\n\n", r.markdown]
+    (root / "report.md").write_text("".join(lines))
+    summary = {"command": "demo", "out": str(root), "quick": quick, "seconds": total}
+    summary["stages"] = {r.title: r.summary | {"seconds": r.seconds} for r in reports}
+    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return {"out": str(root), "report": str(root / "report.md"), "seconds": total}
+
+
+__all__ = ["STAGES", "Context", "StageReport", "run_demo"]

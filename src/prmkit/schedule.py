@@ -1,0 +1,28 @@
+"""The learning-rate schedule every trainer uses: linear warm-up, then cosine decay.
+
+lr(t) = peak * min(1, (t + 1) / W) * (1 + cos(pi t / T)) / 2 for 0-based step t of
+T steps with W warm-up steps (Loshchilov and Hutter 2017, "SGDR", with the linear
+warm-up of Goyal et al. 2017). Without T (RL, where runs are resumed and extended)
+the rate stays at the peak after the warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def warmup_cosine(step: int, peak: float, warmup: int, total: int | None = None) -> float:
+    """The learning rate at 0-based `step`: linear warm-up over `warmup` steps, then a
+    cosine decay to 0 at `total` steps, or flat at `peak` when `total` is None."""
+    lr = peak * min(1.0, (step + 1) / max(1, warmup))
+    if total is None:
+        return lr
+    return lr * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's learning rate."""
+    for g in opt.param_groups:
+        g["lr"] = lr
