@@ -28,9 +28,23 @@ def score_in_chunks(
     out: list[list[float]] = []
     with tqdm(total=len(items), desc=desc, unit="sol", disable=not progress) as bar:
         for i in range(0, len(items), chunk):
-            out += scorer.score(items[i : i + chunk])
+            try:
+                out += scorer.score(items[i : i + chunk])
+            except ValueError as e:
+                raise ValueError(_unreadable(scorer, items, i, chunk) or str(e)) from None
             bar.update(len(items[i : i + chunk]))
     return out
+
+
+def _unreadable(scorer: StepScorer, items: list, start: int, chunk: int) -> str | None:
+    """Which solution of a failed chunk the PRM cannot read, as "record N: why" (N counts
+    the items from 1, the order of the input file's records); None if each alone scores."""
+    for k in range(start, min(start + chunk, len(items))):
+        try:
+            scorer.score([items[k]])
+        except ValueError as e:
+            return f"record {k + 1}: {e}"
+    return None
 
 
 def noisy_rule(spec: str, world: str = "arithmetic") -> NoisyRulePRM:
