@@ -6,6 +6,7 @@ import json
 from prmkit.demo import Context
 from prmkit.demo.rl import falls, overlaps, windows
 from prmkit.demo.samples import stage_sample
+from prmkit.demo.search import bon_explained
 from prmkit.worlds import arithmetic
 
 
@@ -52,3 +53,17 @@ def test_sample_stage_tables_the_verifiers_error_kinds(tmp_path, tiny_policy):
     assert sum(kinds.values()) == round(rep.summary["wrong_fraction"] * rep.summary["samples"])
     for k in kinds:
         assert f"| {k} | {arithmetic.KINDS[k]} |" in rep.markdown
+
+
+def test_bon_explained_with_and_without_a_measurable_ranking():
+    pts = {
+        "bon-min": {"1": {"accuracy": 0.5}, "16": {"accuracy": 0.25}},
+        "vote": {"1": {"accuracy": 0.5}, "16": {"accuracy": 0.75}},
+    }
+    diag = {"coverage": 0.75, "pairwise": 0.6, "pairs": 40, "misses": 3, "covered": 6}
+    text = bon_explained(pts, diag | {"at_error": 0.9, "at_ok": 0.8}, 16)
+    assert "falls from 50.0% at N=1 to 25.0% at N=16" in text and "60.0% of 40" in text
+    assert "first wrong step is 0.90" in text and "falls as N grows" in text
+    none = {"coverage": 0.0, "pairwise": None, "pairs": 0, "misses": 0, "covered": 0}
+    text = bon_explained(pts, none | {"at_error": None, "at_ok": None}, 16)
+    assert "ranking is not measured here" in text and "falls as N grows" not in text

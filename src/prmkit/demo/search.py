@@ -127,12 +127,20 @@ def bon_explained(pts: dict, diag: dict, n: int) -> str:
     out = (
         f"\nbon-min {shape} (vote: {votes[first]:.1%} to {votes[last]:.1%}). Measured on the "
         f"same pool: a correct solution is among the {n} samples for {diag['coverage']:.1%} of the "
-        f"problems (pass@{n}); the PRM scores a correct solution above a wrong one of the same "
-        f"problem in {diag['pairwise']:.1%} of {diag['pairs']} such pairs (50% is chance); "
-        f"bon@{n} picks a wrong solution in {diag['misses']} of the {diag['covered']} problems "
-        "that have a correct one."
+        f"problems (pass@{n})"
     )
-    if diag["at_error"] is not None:
+    if diag["pairwise"] is None:
+        return (
+            out
+            + "; no problem has both a correct and a wrong solution, so the PRM's ranking is not measured here.\n"
+        )
+    out += (
+        f"; the PRM scores a correct solution above a wrong one of the same problem in "
+        f"{diag['pairwise']:.1%} of {diag['pairs']} such pairs (50% is chance); bon@{n} picks a "
+        f"wrong solution in {diag['misses']} of the {diag['covered']} problems that have a "
+        "correct one."
+    )
+    if diag["at_error"] is not None and diag["at_ok"] is not None:
         out += (
             f" On the wrong solutions it picked, the PRM's mean score at the verifier's first "
             f"wrong step is {diag['at_error']:.2f}, against {diag['at_ok']:.2f} on the steps of "
