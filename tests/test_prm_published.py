@@ -266,7 +266,9 @@ def test_cli_solution_beyond_context_is_one_line(tmp_path, capsys):
     assert code == 2 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and err.strip().endswith(errors[0])
-    assert "pb.json: solution 1 ('What is 3 + 4?')" in errors[0] and "context is 48" in errors[0]
+    # the record's number in the file (score_in_chunks), then the scorer's own words
+    assert "pb.json: record 2: solution 0 ('What is 3 + 4?')" in errors[0]
+    assert "context is 48" in errors[0]
 
 
 def test_every_prm_loader_takes_the_published_options(folders):
