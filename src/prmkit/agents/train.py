@@ -12,51 +12,37 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from prmkit.data.turns import loss_mask, render_turns, split_step
 from prmkit.models.builtin import BuiltinPolicy
 from prmkit.models.gpt import GPTConfig
+from prmkit.models.policy_train import make_solution, sft_log, sft_update
 from prmkit.models.tokenizer import CharTokenizer
-from prmkit.schedule import set_lr, warmup_cosine
+from prmkit.schedule import OptimizerSettings, adamw, set_lr, warmup_cosine
 from prmkit.worlds import toolqa
 
 
 @dataclass
-class AgentSFTSettings:
-    """What one agent SFT run does; `prmkit agent train`'s Config adds the model and files."""
+class AgentSFTSettings(OptimizerSettings):
+    """What one agent SFT run does (the optimizer's settings and the mix of trajectories);
+    `prmkit agent train`'s Config adds the model and files."""
 
-    steps: int = 600
-    """optimizer steps"""
+    RANGES: ClassVar[dict[str, str]] = {
+        "batch_size": ">= 1",
+        "mistake_rate": "[0, 1]",
+        "noop_rate": "[0, 1]",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     batch_size: int = 32
     """trajectories per step"""
-    lr: float = 3e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
-    warmup: int = 30
-    """warm-up steps"""
-    weight_decay: float = 0.01
-    """AdamW weight decay"""
     mistake_rate: float = 0.3
     """fraction of training trajectories with one controlled mistake"""
     noop_rate: float = 0.05
     """fraction of training trajectories with a redundant lookup"""
-    seed: int = 0
-    """random seed"""
-
-
-def expert_trajectory(
-    prompt: str, rng: random.Random, mistake_rate: float, noop_rate: float
-) -> list[str]:
-    if rng.random() < mistake_rate:
-        steps, _ = toolqa.corrupt(prompt, rng)
-    else:
-        steps = toolqa.solve(prompt)
-    if rng.random() < noop_rate:
-        steps = toolqa.add_noop(prompt, steps, rng)
-    return steps
 
 
 def encode_trajectory(tok: CharTokenizer, prompt: str, steps: list[str]):
@@ -86,9 +72,7 @@ def train_agent_policy(
     rng = random.Random(s.seed)
     policy = BuiltinPolicy.new(cfg)
     model, tok = policy.model, policy.tok
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95)
-    )
+    opt = adamw(model.parameters(), s)
     model.train()
     losses, t0 = [], time.time()
     bar = tqdm(range(s.steps), desc="agent sft", disable=not progress, leave=False)
@@ -96,27 +80,12 @@ def train_agent_policy(
         set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         ex = []
         for p in (rng.choice(prompts) for _ in range(s.batch_size)):
-            ids, mask = encode_trajectory(
-                tok, p, expert_trajectory(p, rng, s.mistake_rate, s.noop_rate)
-            )
+            steps = make_solution(p, rng, s.mistake_rate, s.noop_rate, toolqa)
+            ids, mask = encode_trajectory(tok, p, steps)
             ex.append((ids[: cfg.block_size + 1], mask[: cfg.block_size + 1]))
-        x, y = masked_batch(ex, tok.pad_id)
-        logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = sft_update(model, opt, *masked_batch(ex, tok.pad_id))
         losses.append(loss.item())
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
-    k = max(1, len(losses) // 20)
-    log = {
-        "loss_first": sum(losses[:k]) / k,
-        "loss_last": sum(losses[-k:]) / k,
-        "steps": s.steps,
-        "seconds": round(time.time() - t0, 1),
-        "n_params": model.n_params(),
-    }
-    return policy, log
+    return policy, sft_log(losses, s.steps, time.time() - t0, model.n_params())

@@ -9,42 +9,21 @@ from prmkit.agents.builtin import builtin_agent
 from prmkit.agents.train import AgentSFTSettings, train_agent_policy
 from prmkit.data import InputError, Problem, iter_jsonl
 from prmkit.models.generator import SamplingParams, continue_steps
-from prmkit.models.gpt import GPTConfig
-from prmkit.models.tokenizer import CharTokenizer
+from prmkit.models.policy_train import GPTShape
 from prmkit.worlds import toolqa
 
 
 @dataclass(kw_only=True)
-class Config(AgentSFTSettings):
-    """`prmkit agent train`: the SFT settings (`AgentSFTSettings`), the model and the files."""
+class Config(AgentSFTSettings, GPTShape):
+    """`prmkit agent train`: the SFT settings (`AgentSFTSettings`), the model's shape
+    (`GPTShape`) and the files."""
 
-    RANGES: ClassVar[dict[str, str]] = {
-        "steps": ">= 1",
-        "warmup": ">= 0",
-        "weight_decay": ">= 0",
-        "batch_size": ">= 1",
-        "lr": "> 0",
-        "mistake_rate": "[0, 1]",
-        "noop_rate": "[0, 1]",
-        "d_model": ">= 1",
-        "n_layer": ">= 1",
-        "n_head": ">= 1",
-        "block_size": ">= 8",
-        "max_turns": ">= 1",
-        "eval_problems": ">= 0",
-        "seed": ">= 0",
-    }
+    RANGES: ClassVar[dict[str, str]] = {"max_turns": ">= 1", "eval_problems": ">= 0"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     problems: str
     """training questions (JSONL from `prmkit world generate --world toolqa`)"""
     out: str
     """output directory for the checkpoint (model.safetensors + config.json)"""
-    d_model: int = 128
-    """transformer width"""
-    n_layer: int = 4
-    """transformer blocks"""
-    n_head: int = 4
-    """attention heads"""
     block_size: int = 384
     """longest episode in characters (question + turns); longer training rows are cut"""
     max_turns: int = 10
@@ -53,14 +32,6 @@ class Config(AgentSFTSettings):
     """after training, run one episode for this many questions and report success"""
     progress: bool = True
     """show a progress bar"""
-
-    def check(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.max_turns < 1:
-            raise ValueError("--steps, --batch-size and --max-turns must be at least 1")
-        if not 0 <= self.mistake_rate <= 1 or not 0 <= self.noop_rate <= 1:
-            raise ValueError("--mistake-rate and --noop-rate must lie in [0, 1]")
-        if self.d_model % self.n_head:
-            raise ValueError("--d-model must be divisible by --n-head")
 
 
 def read_questions(path: str) -> list[Problem]:
@@ -79,9 +50,7 @@ def read_questions(path: str) -> list[Problem]:
 
 def run(cfg: Config) -> dict:
     problems = read_questions(cfg.problems)
-    gcfg = GPTConfig(
-        CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
-    )
+    gcfg = cfg.gpt_config()
     settings = AgentSFTSettings(**{f.name: getattr(cfg, f.name) for f in fields(AgentSFTSettings)})
     policy, log = train_agent_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
     extra = {"mistake_rate": cfg.mistake_rate, "noop_rate": cfg.noop_rate}

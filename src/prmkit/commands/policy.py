@@ -9,47 +9,22 @@ from typing import ClassVar
 from prmkit.data.converters import report_skipped
 from prmkit.grade import read_world_problems
 from prmkit.models.generator import SamplingParams, continue_steps
-from prmkit.models.gpt import GPTConfig
-from prmkit.models.policy_train import SFTSettings, train_policy
-from prmkit.models.tokenizer import CharTokenizer
+from prmkit.models.policy_train import GPTShape, SFTSettings, train_policy
 from prmkit.models.train_state import TrainState
 from prmkit.worlds import arithmetic
 
 
 @dataclass(kw_only=True)
-class Config(SFTSettings):
-    """`prmkit policy train`: the SFT settings (`SFTSettings`), the model's shape and the files."""
+class Config(SFTSettings, GPTShape):
+    """`prmkit policy train`: the SFT settings (`SFTSettings`), the model's shape
+    (`GPTShape`) and the files."""
 
-    RANGES: ClassVar[dict[str, str]] = {
-        "steps": ">= 1",
-        "warmup": ">= 0",
-        "weight_decay": ">= 0",
-        "batch_size": ">= 1",
-        "lr": "> 0",
-        "mistake_rate": "[0, 1]",
-        "noop_rate": "[0, 1]",
-        "drill_fraction": "[0, 1)",
-        "d_model": ">= 1",
-        "n_layer": ">= 1",
-        "n_head": ">= 1",
-        "block_size": ">= 8",
-        "eval_problems": ">= 0",
-        "seed": ">= 0",
-        "save_every": ">= 0",
-    }
+    RANGES: ClassVar[dict[str, str]] = {"eval_problems": ">= 0", "save_every": ">= 0"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     problems: str
     """training problems (JSONL from `prmkit world generate`)"""
     out: str
     """output directory for the checkpoint (model.safetensors + config.json)"""
-    d_model: int = 128
-    """transformer width"""
-    n_layer: int = 4
-    """transformer blocks"""
-    n_head: int = 4
-    """attention heads"""
-    block_size: int = 160
-    """longest sequence in tokens (prompt + solution)"""
     eval_problems: int = 200
     """after training, sample one solution for this many problems and report accuracy"""
     progress: bool = True
@@ -60,10 +35,6 @@ class Config(SFTSettings):
     """write OUT/checkpoint.pt (weights, optimizer, RNG states, metrics) every this many steps, atomically (0: never)"""
     resume: bool = False
     """continue from OUT/checkpoint.pt if there is one (same settings); otherwise start afresh"""
-
-    def check(self) -> None:
-        if self.d_model % self.n_head:
-            raise ValueError("--d-model must be divisible by --n-head")
 
 
 def resume_settings(cfg: Config) -> dict:
@@ -76,9 +47,7 @@ def run(cfg: Config) -> dict:
     invalid = [] if cfg.skip_invalid else None
     problems = read_world_problems(cfg.problems, invalid)
     skipped = report_skipped(invalid)
-    gcfg = GPTConfig(
-        CharTokenizer().vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.d_model
-    )
+    gcfg = cfg.gpt_config()
     settings = SFTSettings(**{f.name: getattr(cfg, f.name) for f in fields(SFTSettings)})
     state = TrainState(cfg.out, resume_settings(cfg), cfg.save_every, cfg.resume)
     policy, log = train_policy([p.prompt for p in problems], gcfg, settings, cfg.progress, state)

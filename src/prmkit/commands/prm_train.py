@@ -35,18 +35,11 @@ class Config(TrainSettings):
     depends on the objective), the model and the files."""
 
     RANGES: ClassVar[dict[str, str]] = {
-        "steps": ">= 1",
-        "batch_size": ">= 1",
-        "lr": "> 0",
-        "warmup": ">= 0",
-        "weight_decay": ">= 0",
-        "pos_weight": "> 0",
         "beta": "> 0",
         "d_model": ">= 1",
         "n_layer": ">= 1",
         "n_head": ">= 1",
         "block_size": ">= 8",
-        "seed": ">= 0",
         "save_every": ">= 0",
         "train_layers": ">= -1",
         "context": ">= 0",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from types import ModuleType
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -22,44 +24,105 @@ from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.steps import render
 from prmkit.models.tokenizer import CharTokenizer
 from prmkit.models.train_state import TrainState
-from prmkit.schedule import set_lr, warmup_cosine
+from prmkit.schedule import OptimizerSettings, adamw, set_lr, warmup_cosine
 from prmkit.worlds import arithmetic
 
 
 @dataclass
-class SFTSettings:
-    """What one SFT run does; `prmkit policy train`'s Config adds the model and the files."""
+class SFTSettings(OptimizerSettings):
+    """What one SFT run does (the optimizer's settings and the mix of solutions);
+    `prmkit policy train`'s Config adds the model and the files."""
 
-    steps: int = 600
-    """optimizer steps"""
+    RANGES: ClassVar[dict[str, str]] = {
+        "batch_size": ">= 1",
+        "mistake_rate": "[0, 1]",
+        "noop_rate": "[0, 1]",
+        "drill_fraction": "[0, 1)",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     batch_size: int = 64
     """solutions per step"""
-    lr: float = 3e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
-    warmup: int = 30
-    """warm-up steps"""
-    weight_decay: float = 0.01
-    """AdamW weight decay"""
     mistake_rate: float = 0.2
     """fraction of training solutions with one controlled mistake"""
     noop_rate: float = 0.05
     """fraction of training solutions with a correct-but-useless step"""
     drill_fraction: float = 0.0
     """fraction of each batch spent on rows of arithmetic facts (0.25 gave 5.6% sample accuracy against 38.3% without, seed 0: docs/policy.md)"""
-    seed: int = 0
-    """random seed"""
+
+
+@dataclass
+class GPTShape:
+    """The shape of a fresh built-in GPT, as a command's settings."""
+
+    RANGES: ClassVar[dict[str, str]] = {
+        "d_model": ">= 1",
+        "n_layer": ">= 1",
+        "n_head": ">= 1",
+        "block_size": ">= 8",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
+    d_model: int = 128
+    """transformer width"""
+    n_layer: int = 4
+    """transformer blocks"""
+    n_head: int = 4
+    """attention heads"""
+    block_size: int = 160
+    """longest sequence in tokens (prompt + solution)"""
+
+    def check(self) -> None:
+        if self.d_model % self.n_head:
+            raise ValueError("--d-model must be divisible by --n-head")
+
+    def gpt_config(self) -> GPTConfig:
+        """The GPTConfig of this shape with the character tokenizer's vocabulary."""
+        return GPTConfig(
+            CharTokenizer().vocab_size, self.block_size, self.n_layer, self.n_head, self.d_model
+        )
 
 
 def make_solution(
-    prompt: str, rng: random.Random, mistake_rate: float, noop_rate: float
+    prompt: str,
+    rng: random.Random,
+    mistake_rate: float,
+    noop_rate: float,
+    world: ModuleType = arithmetic,
 ) -> list[str]:
+    """A training solution of `world`: its expert's (`solve`), or with probability
+    `mistake_rate` one controlled mistake (`corrupt`), and then with probability
+    `noop_rate` one useless step (`add_noop`)."""
     if rng.random() < mistake_rate:
-        steps, _ = arithmetic.corrupt(prompt, rng)
+        steps, _ = world.corrupt(prompt, rng)
     else:
-        steps = arithmetic.solve(prompt)
+        steps = world.solve(prompt)
     if rng.random() < noop_rate:
-        steps = arithmetic.add_noop(prompt, steps, rng)
+        steps = world.add_noop(prompt, steps, rng)
     return steps
+
+
+def sft_update(model: torch.nn.Module, opt: torch.optim.Optimizer, x, y) -> torch.Tensor:
+    """One optimizer step on next-token cross-entropy: (B, T) inputs `x`, (B, T)
+    targets `y` with -100 where nothing is learned; gradients clipped to norm 1 with
+    the thread-invariant clip. Returns the loss (before the step)."""
+    logits = model(x)
+    loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+
+
+def sft_log(losses: list[float], steps: int, seconds: float, n_params: int) -> dict:
+    """An SFT run's summary: mean loss of its first and last twentieths, steps, time."""
+    k = max(1, len(losses) // 20)
+    return {
+        "loss_first": sum(losses[:k]) / k,
+        "loss_last": sum(losses[-k:]) / k,
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "n_params": n_params,
+    }
 
 
 def drill_example(
@@ -123,9 +186,7 @@ def train_policy(
     rng = random.Random(s.seed)
     policy = BuiltinPolicy.new(cfg)
     model, tok = policy.model, policy.tok
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95)
-    )
+    opt = adamw(model.parameters(), s)
     start = state.start({"model": model}, {"opt": opt}, rng) if state else 0
     losses = [r["loss"] for r in state.rows] if state else []
     model.train()
@@ -135,12 +196,7 @@ def train_policy(
         lr = warmup_cosine(step, s.lr, s.warmup, s.steps)
         set_lr(opt, lr)
         x, y = batch_tensors(sft_batch(tok, prompts, rng, s, cfg.block_size), tok.pad_id)
-        logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = sft_update(model, opt, x, y)
         losses.append(loss.item())
         if state:
             state.log({"step": step + 1, "loss": losses[-1], "lr": lr})
@@ -148,12 +204,4 @@ def train_policy(
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
-    k = max(1, len(losses) // 20)
-    log = {
-        "loss_first": sum(losses[:k]) / k,
-        "loss_last": sum(losses[-k:]) / k,
-        "steps": s.steps,
-        "seconds": round(time.time() - t0, 1),
-        "n_params": model.n_params(),
-    }
-    return policy, log
+    return policy, sft_log(losses, s.steps, time.time() - t0, model.n_params())

@@ -25,7 +25,7 @@ from prmkit.data import Sample
 from prmkit.prm.encoder import EncoderStepModel, step_causal_mask
 from prmkit.prm.tagging import IGNORE, collate, length_buckets
 from prmkit.prm.train import TrainSettings, outcome, step_targets
-from prmkit.schedule import set_lr, warmup_cosine
+from prmkit.schedule import adamw, set_lr, warmup_cosine
 
 
 @dataclass
@@ -93,9 +93,7 @@ def train_head(
     x, y = f.x[keep], f.y[keep]
     ids = sorted(set(sol.tolist()))
     by_sol = {i: (sol == i).nonzero().squeeze(1) for i in ids}
-    opt = torch.optim.AdamW(
-        head.parameters(), lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95)
-    )
+    opt = adamw(head.parameters(), s)
     losses, t0 = [], time.time()
     before = [p.detach().clone() for p in head.parameters()]
     for step in tqdm(range(s.steps), desc="head train", disable=not progress, leave=False):

@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -33,25 +34,21 @@ from prmkit.models.train_state import TrainState
 from prmkit.prm.implicit import ImplicitPRM, implicit_ce_loss, sequence_rewards
 from prmkit.prm.models import StepModel
 from prmkit.prm.tagging import IGNORE, Tagged, collate
-from prmkit.schedule import set_lr, warmup_cosine
+from prmkit.schedule import OptimizerSettings, adamw, set_lr, warmup_cosine
 
 
 @dataclass
-class TrainSettings:
-    """What one PRM training run does; `prmkit prm train`'s Config adds the model and files."""
+class TrainSettings(OptimizerSettings):
+    """What one PRM training run does (the optimizer's settings, the batch and the loss
+    weight); `prmkit prm train`'s Config adds the model and files."""
 
+    RANGES: ClassVar[dict[str, str]] = {"batch_size": ">= 1", "pos_weight": "> 0"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     steps: int = 400
-    """optimizer steps"""
+    lr: float = 1e-3
+    warmup: int = 20
     batch_size: int = 32
     """solutions per step"""
-    lr: float = 1e-3
-    """peak learning rate (linear warm-up, cosine decay)"""
-    warmup: int = 20
-    """warm-up steps"""
-    weight_decay: float = 0.01
-    """AdamW weight decay"""
-    seed: int = 0
-    """random seed"""
     pos_weight: float = 1.0
     """loss weight of correct-step targets relative to wrong-step targets"""
 
@@ -104,7 +101,7 @@ def _loop(
     rng = random.Random(s.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in params]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, betas=(0.9, 0.95))
+    opt = adamw(params, s)
     start = state.start({"model": model}, {"opt": opt}, rng) if state else 0
     losses = [r["loss"] for r in state.rows] if state else []
     model.train()
