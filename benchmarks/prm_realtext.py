@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from prmkit.commands.eval_processbench import true_first_error
 from prmkit.data.converters import read_samples
 from prmkit.demo.real import figures
+from prmkit.evaluate.processbench import true_first_error
 from prmkit.prm.scoring import load_prm
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from prmkit.commands.eval_processbench import true_first_error
 from prmkit.data.converters import read_samples
 from prmkit.demo.real import figures
+from prmkit.evaluate.processbench import true_first_error
 from prmkit.prm.encoder import EncoderStepModel
 from prmkit.prm.encoder_train import head_scores, tag_features, train_head
 from prmkit.prm.scoring import load_prm
@@ -166,7 +166,13 @@ def main() -> None:
                     head = torch.nn.Linear(f.x.shape[1], 1)
                     torch.nn.init.zeros_(head.weight)
                     torch.nn.init.zeros_(head.bias)
-                    st = TrainSettings(total, a.batch_size, a.lr, min(20, total // 5), 0.01, seed)
+                    st = TrainSettings(
+                        steps=total,
+                        batch_size=a.batch_size,
+                        lr=a.lr,
+                        warmup=min(20, total // 5),
+                        seed=seed,
+                    )
                     log = train_head(head, f, st, progress=False)
                     sc = head_scores(head, enc[ev]["f"], len(test))
                     row = {"eval": ev, "source": src, "seed": seed, "steps": total}

@@ -31,7 +31,7 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         g["lr"] = lr
 
 
-@dataclass
+@dataclass(kw_only=True)
 class OptimizerSettings:
     """AdamW under `warmup_cosine`: the settings every supervised trainer shares (policy
     and agent SFT, PRM training). A trainer's settings inherit them, add their own, and

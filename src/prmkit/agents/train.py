@@ -26,7 +26,7 @@ from prmkit.schedule import OptimizerSettings, adamw, set_lr, warmup_cosine
 from prmkit.worlds import toolqa
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AgentSFTSettings(OptimizerSettings):
     """What one agent SFT run does (the optimizer's settings and the mix of trajectories);
     `prmkit agent train`'s Config adds the model and files."""

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from prmkit.data import InputError, Sample, write_jsonl
 from prmkit.data.converters import read_samples, report_skipped
-from prmkit.data.formats import sample_labels
-from prmkit.evaluate.processbench import evaluate_scores, predict_first_error, select_threshold
+from prmkit.evaluate.processbench import (
+    evaluate_scores,
+    in_dev,
+    predict_first_error,
+    select_threshold,
+    true_first_error,
+)
 from prmkit.evaluate.report_processbench import (
     find_splits,
     markdown_table,
@@ -20,19 +24,17 @@ from prmkit.evaluate.report_processbench import (
     position_counts,
     write_report,
 )
-from prmkit.prm.base import RULE_PRMS, PRMFormat, load_scorer, score_in_chunks
-from prmkit.worlds import WORLDS, guess_world
+from prmkit.prm.options import PRMOptions, rule_world, score_samples
+from prmkit.worlds import WORLDS
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(PRMOptions):
     RANGES: ClassVar[dict[str, str]] = {
         "threshold": "[0, 1]",
         "dev_fraction": "(0, 1)",
         "seed": ">= 0",
         "max_tokens": ">= 1",
-        "batch_size": ">= 1",
-        "critic_samples": ">= 1",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str
@@ -61,18 +63,6 @@ class Config:
     """padded tokens per forward pass when scoring (trained PRMs)"""
     progress: bool = True
     """show progress bars (stderr)"""
-    prm_format: PRMFormat | None = None
-    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
-    device: str | None = None
-    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
-    batch_size: int | None = None
-    """most solutions per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
-    critic_model: str | None = None
-    """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
-    critic_samples: int | None = None
-    """--prm critic:URL: critiques per solution, majority-voted (default 1, at temperature 0)"""
 
     def check(self) -> None:
         if not self.sweep and (self.dev or self.dev_fraction != 0.3 or self.seed != 0):
@@ -81,16 +71,6 @@ class Config:
             raise ValueError("--sweep chooses the threshold: give --threshold or --sweep, not both")
         if self.world != "auto" and self.world not in WORLDS:
             raise ValueError(f"--world must be auto or one of {sorted(WORLDS)}")
-
-
-def true_first_error(s: Sample) -> int:
-    """The exact grade's first error when the sample has one, else its labels'."""
-    return s.first_error if s.first_error is not None else sample_labels(s).first_error
-
-
-def in_dev(problem_id: str, fraction: float, seed: int) -> bool:
-    h = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
-    return int.from_bytes(h[:8], "big") / 2**64 < fraction
 
 
 def _clean(x):
@@ -104,23 +84,6 @@ def _clean(x):
 def clean_metrics(m: dict) -> dict:
     """Rounded for the summary, nan as null; the threshold exactly as used."""
     return {k: (v if k == "threshold" else _clean(v)) for k, v in m.items()}
-
-
-def pick_world(name: str, samples: list[Sample]) -> str:
-    """--world auto: guessed from the first sample (its meta.world, else its prompt)."""
-    return name if name != "auto" else guess_world(samples[0].prompt, samples[0].meta)
-
-
-def score_samples(
-    prm, samples: list[Sample], path: str, desc: str = "", progress: bool = False
-) -> list[list[float]]:
-    """Step scores of every sample, in chunks under a progress bar on stderr; a
-    solution the PRM cannot read is an InputError naming the file."""
-    items = [(s.prompt, s.steps) for s in samples]
-    try:
-        return score_in_chunks(prm, items, desc or "scoring", progress)
-    except ValueError as e:
-        raise InputError(str(e), path) from None
 
 
 def evaluate_split(prm, name: str, data: list[Sample], path: str, cfg: Config, dev_thr):
@@ -165,23 +128,9 @@ def _source(cfg: Config) -> str:
 def run(cfg: Config) -> dict:
     files = _files(cfg.data)
     invalid = [] if cfg.skip_invalid else None
-    rule = cfg.prm.partition(":")[0] in RULE_PRMS
-    if cfg.world != "auto" and not rule:
-        raise InputError("--world sets a rule PRM's checker; this PRM is not one", cfg.prm)
     data = {name: read_samples(path, invalid=invalid) for name, path in files.items()}
-    named = cfg.prm.partition(":")[2]  # rule:gsm8k names its world
-    world = (named or pick_world(cfg.world, next(iter(data.values())))) if rule else None
-    prm = load_scorer(
-        cfg.prm,
-        world or "arithmetic",
-        cfg.prm_format,
-        cfg.device,
-        cfg.dtype,
-        cfg.batch_size,
-        max_tokens=cfg.max_tokens,
-        critic_model=cfg.critic_model,
-        critic_samples=cfg.critic_samples,
-    )
+    world = rule_world(cfg.prm, cfg.world, next(iter(data.values()))[0])
+    prm = cfg.load(cfg.prm, world or "arithmetic", max_tokens=cfg.max_tokens)
     t0 = time.time()
     dev_thr = None
     if cfg.sweep and cfg.dev:

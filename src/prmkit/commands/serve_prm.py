@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from prmkit.prm.base import PRMFormat
+from prmkit.prm.options import ModelPRMOptions
+from prmkit.prm.scorer import PRMFormat
 from prmkit.serve.http import ServeOptions
 from prmkit.worlds import WORLDS
 
 
-@dataclass
-class Config(ServeOptions):
+@dataclass(kw_only=True)
+class Config(ServeOptions, ModelPRMOptions):
     RANGES: ClassVar[dict[str, str]] = {
         "max_batch_size": ">= 1",
         "max_wait_ms": ">= 0",
@@ -20,7 +21,6 @@ class Config(ServeOptions):
         "max_items": ">= 1",
         "max_steps": ">= 1",
         "max_chars": ">= 1",
-        "batch_size": ">= 1",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     model: str
@@ -44,10 +44,6 @@ class Config(ServeOptions):
     """world of the rule PRM"""
     prm_format: PRMFormat | None = None
     """format of a published PRM --model: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
-    device: str | None = None
-    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
     batch_size: int | None = None
     """most items per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     tokenizer: str = ""
@@ -89,7 +85,7 @@ def run(cfg: Config) -> dict:
     from prmkit.serve.prm_server import Limits, create_app
 
     cleaner = query_cleaner(cfg.tokenizer, cfg.model)  # a bad folder fails before the PRM loads
-    opts = (cfg.prm_format, cfg.device, cfg.dtype, cfg.batch_size)
+    opts = cfg.model_args()
     if cfg.scorer_process:
         from prmkit.serve.scorer_process import ScorerProcess
 

@@ -15,10 +15,15 @@ from pathlib import Path
 
 import torch
 
-from prmkit.commands.eval_processbench import in_dev, true_first_error
 from prmkit.data import InputError, read_jsonl
 from prmkit.data.converters import read_samples
-from prmkit.evaluate.processbench import auroc, evaluate_scores, select_threshold
+from prmkit.evaluate.processbench import (
+    auroc,
+    evaluate_scores,
+    in_dev,
+    select_threshold,
+    true_first_error,
+)
 from prmkit.label.engine import LabelJob, run_labeling
 from prmkit.label.options import PerturbOptions
 from prmkit.prm.encoder import EncoderStepModel
@@ -100,7 +105,9 @@ def run_real(cfg) -> dict:
     ts = time.time()
     for steps in HEAD_STEPS:
         head = _head(f_train.x.shape[1], cfg.seed)
-        st = TrainSettings(steps, 32, 1e-2, min(20, steps // 5), 0.01, cfg.seed)
+        st = TrainSettings(
+            steps=steps, batch_size=32, lr=1e-2, warmup=min(20, steps // 5), seed=cfg.seed
+        )
         log = train_head(head, f_train, st, progress=False)
         rows.append(
             {"steps": steps, "loss_last": log["loss_last"]}

@@ -14,9 +14,13 @@ first-error step (steps after the first error are not used: their label is moot)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
+
+from prmkit.data import Sample
+from prmkit.data.formats import sample_labels
 
 
 def predict_first_error(scores: Sequence[float], threshold: float) -> int:
@@ -144,3 +148,15 @@ def evaluate_scores(
         "n_error": m["n_error"],
         "n_correct": m["n_correct"],
     }
+
+
+def true_first_error(s: Sample) -> int:
+    """The exact grade's first error when the sample has one, else its labels'."""
+    return s.first_error if s.first_error is not None else sample_labels(s).first_error
+
+
+def in_dev(problem_id: str, fraction: float, seed: int) -> bool:
+    """Whether a problem falls in the dev split that chooses a threshold: a hash of the
+    seed and the problem id, so every solution of a problem lands on the same side."""
+    h = hashlib.sha256(f"{seed}:{problem_id}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64 < fraction

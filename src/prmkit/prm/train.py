@@ -37,7 +37,7 @@ from prmkit.prm.tagging import IGNORE, Tagged, collate
 from prmkit.schedule import OptimizerSettings, adamw, set_lr, warmup_cosine
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainSettings(OptimizerSettings):
     """What one PRM training run does (the optimizer's settings, the batch and the loss
     weight); `prmkit prm train`'s Config adds the model and files."""
