@@ -43,6 +43,8 @@ class Config(RLSettings):
     """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
     prm_batch_size: int | None = None
     """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
+    prover: str | None = None
+    """the prover policy whose progress --reward pav rewards: a prmkit policy checkpoint or a local Hugging Face folder (default: --policy as it starts, kept fixed)"""
     problems: str | None = None
     """training problems (JSONL); default: --n-problems fresh arithmetic problems"""
     n_problems: int = 2000
@@ -104,6 +106,7 @@ def run(cfg: Config) -> dict:
     if cfg.reward == "prm":
         opts = (cfg.prm_format, cfg.prm_device, cfg.prm_dtype, cfg.prm_batch_size)
         scorer = load_scorer(cfg.prm, cfg.world, *opts)
+    prover = load_local_policy(cfg.prover or cfg.policy) if cfg.reward == "pav" else None
     invalid = [] if cfg.skip_invalid else None
     problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed, invalid)
     evals = (
@@ -115,13 +118,22 @@ def run(cfg: Config) -> dict:
     s = settings_from(cfg)
     try:
         policy, rows = train_rl(
-            policy, problems, s, scorer, evals, cfg.out, cfg.progress, cfg.save_every, cfg.resume
+            policy,
+            problems,
+            s,
+            scorer,
+            evals,
+            cfg.out,
+            cfg.progress,
+            cfg.save_every,
+            cfg.resume,
+            prover,
         )
     except ValueError as e:  # e.g. a prompt outside the built-in tokenizer's vocabulary
         raise InputError(str(e), cfg.problems or cfg.policy) from None
     from prmkit.rl.rollout import PolicyAdapter
 
-    credit_used = None if cfg.reward == "outcome" else cfg.credit  # outcome-only has no steps
+    credit_used = None if cfg.reward in ("outcome", "pav") else cfg.credit  # no credit method
     PolicyAdapter(policy).save(
         f"{cfg.out}/policy",
         {"rl": {"reward": cfg.reward, "credit": credit_used, "steps": cfg.steps, "seed": cfg.seed}},

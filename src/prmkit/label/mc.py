@@ -25,35 +25,39 @@ from prmkit.label.base import (
 )
 
 
+def values_at(ctx: LabelContext, wanted: list[tuple[Sample, int]]) -> list[tuple[float, int, int]]:
+    """MC value of each (sample, prefix length p): (value, rollouts, tokens) each.
+
+    All prefixes go to the policy in one batched call. A complete solution's full
+    prefix costs nothing: its value is its own answer's correctness.
+    """
+    known, todo = {}, []
+    for i, (s, p) in enumerate(wanted):
+        if p == len(s.steps) and is_complete(s, ctx):
+            known[i] = 1.0 if full_outcome(s, ctx) else 0.0
+        else:
+            todo.append(i)
+    probes = rollouts(ctx, [(wanted[i][0], wanted[i][1], 0, ctx.k) for i in todo])
+    by_i = dict(zip(todo, probes))
+    return [
+        (known[i], 0, 0) if i in known else (by_i[i].hits / ctx.k, ctx.k, by_i[i].tokens)
+        for i in range(len(wanted))
+    ]
+
+
 def prefix_values(
     samples: list[Sample], ctx: LabelContext, first: int = 1
 ) -> list[tuple[list[float], int, int]]:
     """MC values of prefixes first..n of each sample: (values, rollouts, tokens) each.
 
-    All prefixes of all samples go to the policy in one batched call.
+    All prefixes of all samples go to the policy in one batched call (`values_at`).
     """
-    wanted, known = [], {}
-    for si, s in enumerate(samples):
-        n = len(s.steps)
-        for p in range(first, n + 1):
-            if p == n and is_complete(s, ctx):
-                known[si, p] = 1.0 if full_outcome(s, ctx) else 0.0
-            else:
-                wanted.append((si, p))
-    probes = rollouts(ctx, [(samples[si], p, 0, ctx.k) for si, p in wanted])
-    by_key = {key: pr for key, pr in zip(wanted, probes)}
+    wanted = [(s, p) for s in samples for p in range(first, len(s.steps) + 1)]
+    flat = iter(values_at(ctx, wanted))
     out = []
-    for si, s in enumerate(samples):
-        vals, spent, tokens = [], 0, 0
-        for p in range(first, len(s.steps) + 1):
-            if (si, p) in known:
-                vals.append(known[si, p])
-                continue
-            pr = by_key[si, p]
-            vals.append(pr.hits / ctx.k)
-            spent += ctx.k
-            tokens += pr.tokens
-        out.append((vals, spent, tokens))
+    for s in samples:
+        got = [next(flat) for _ in range(first, len(s.steps) + 1)]
+        out.append(([v for v, _, _ in got], sum(r for _, r, _ in got), sum(t for _, _, t in got)))
     return out
 
 

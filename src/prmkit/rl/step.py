@@ -4,7 +4,8 @@
    per-step returns G (B, K) from a credit method (`prmkit.rl.credit`);
 2. filtering: which samples the update learns from (PRIME's accuracy band, PROF);
 3. advantages: a group baseline spread over tokens, A_t = w_o A^o + w_p A^p_step(t)
-   (`prmkit.rl.advantages`), or PRIME's RLOO advantage;
+   (`prmkit.rl.advantages`), PRIME's RLOO advantage, or PAV's A_t = w_o A^o +
+   alpha A^prover_step(t) (`prmkit.rl.pav`);
 4. update: the clipped policy-gradient loss (PPO, Schulman et al. 2017, eq. 7) with
    the token-mean reduction and an optional k3 KL penalty to the reference;
 5. metrics: one row of metrics.jsonl.
@@ -21,6 +22,7 @@ import torch
 
 from prmkit.rl import advantages as adv
 from prmkit.rl.filtering import accuracy_band, prof_select
+from prmkit.rl.pav import pav_token_advantages
 from prmkit.rl.prime import prime_advantages
 from prmkit.rl.rollout import Batch, Rollout
 
@@ -28,7 +30,7 @@ from prmkit.rl.rollout import Batch, Rollout
 @dataclass
 class Rewards:
     """What the reward stage hands on. step_r: (B, K) step rewards of the process
-    source; returns: (B, K) per-step returns of the credit method; token_r: (B, T)
+    source (pav: each step's advantage under the prover); returns: (B, K) per-step returns of the credit method; token_r: (B, T)
     PRIME's implicit token rewards. Each is None where the reward has no such part.
     metrics: the source's own figures (prm_mean, prm_loss, ...)."""
 
@@ -95,7 +97,17 @@ def token_advantages(
     idx = torch.nonzero(keep).squeeze(1)
     if not len(idx):
         return A
-    if s.reward == "prime" and s.credit == "sum":
+    if s.reward == "pav":
+        A[idx] = pav_token_advantages(
+            batch.token_step[idx],
+            outcome[idx],
+            rewards.step_r[idx],
+            group_n,
+            s.advantage,
+            s.w_outcome,
+            s.pav_alpha,
+        )
+    elif s.reward == "prime" and s.credit == "sum":
         A[idx] = prime_advantages(
             rewards.token_r[idx],
             batch.token_mask[idx],
@@ -159,7 +171,9 @@ def should_learn(A: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> bool:
 
 def total_reward(outcome: torch.Tensor, rewards: Rewards, s) -> torch.Tensor:
     """(B,) each sample's reward: the outcome, plus the weighted process part (the
-    return of its first step, or PRIME's summed token rewards)."""
+    return of its first step, PRIME's summed token rewards, or PAV's summed progress)."""
+    if s.reward == "pav":
+        return s.w_outcome * outcome + s.pav_alpha * rewards.step_r.sum(1)
     if rewards.returns is not None:
         return s.w_outcome * outcome + s.w_process * rewards.returns[:, 0]
     if rewards.token_r is not None:
@@ -194,5 +208,8 @@ def step_metrics(
         "loss": round(upd.loss, 5),
         "grad_norm": round(upd.grad_norm, 4),
         "kept_frac": round(float(keep.float().mean()), 4),
+        "all_wrong_groups": round(
+            float((outcome.reshape(-1, s.group_size).sum(1) == 0).float().mean()), 4
+        ),
         "updated": upd.learned,
     } | {k: round(v, 5) for k, v in rewards.metrics.items()}

@@ -6,8 +6,9 @@ One loop for the built-in GPT and local Hugging Face causal LMs (through
 1. sample `group_size` solutions for each of `prompts_per_step` training problems;
 2. grade them exactly with the world's grader (the outcome reward, no-op steps);
 3. reward: `outcome` (0/1 only), `prm` (a `StepScorer`'s per-step scores turned into
-   per-step returns by a credit method of `prmkit.rl.credit`, plus the outcome), or
-   `prime` (an online implicit PRM, `prmkit.rl.prime`);
+   per-step returns by a credit method of `prmkit.rl.credit`, plus the outcome),
+   `prime` (an online implicit PRM, `prmkit.rl.prime`) or `pav` (each step's progress
+   under a prover policy, Monte Carlo, `prmkit.rl.pav`);
 4. optionally filter: PRIME's accuracy band or PROF-style selection;
 5. baseline per group (GRPO or RLOO), spread over tokens: A_t = w_o A^o + w_p A^p_step(t);
 6. one or more clipped policy-gradient steps (PPO's ratio clip; with one epoch this is
@@ -34,6 +35,7 @@ from prmkit.models.reproducible import clip_grad_norm_
 from prmkit.models.train_state import TrainState
 from prmkit.prm.implicit import step_sums
 from prmkit.rl import credit
+from prmkit.rl.pav import ProverValues
 from prmkit.rl.prime import OnlineImplicitPRM
 from prmkit.rl.report import evaluate
 from prmkit.rl.rollout import (
@@ -58,7 +60,7 @@ from prmkit.rl.step import (
 from prmkit.schedule import set_lr, warmup_cosine
 from prmkit.worlds import get_world
 
-REWARDS = ("outcome", "prm", "prime")
+REWARDS = ("outcome", "prm", "prime", "pav")
 FILTERS = ("auto", "none", "band", "prof")
 
 
@@ -88,6 +90,9 @@ class RLSettings:
         "prof_keep": ">= 1",
         "prime_beta": "> 0",
         "prime_lr": "> 0",
+        "pav_alpha": ">= 0",
+        "pav_rollouts": ">= 1",
+        "pav_best_of": ">= 1",
         "eval_every": ">= 1",
         "n_eval": ">= 0",
         "eval_samples": ">= 0",
@@ -95,8 +100,8 @@ class RLSettings:
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
-    reward: Literal["outcome", "prm", "prime"] = "prm"
-    """outcome: the verifier's 0/1 only; prm: a PRM's step scores plus the outcome; prime: an online implicit PRM (PRIME)"""
+    reward: Literal["outcome", "prm", "prime", "pav"] = "prm"
+    """outcome: the verifier's 0/1 only; prm: a PRM's step scores plus the outcome; prime: an online implicit PRM (PRIME); pav: each step's progress under a prover policy plus the outcome (Setlur et al. 2024; --credit does not apply)"""
     credit: Literal["sum", "min", "softmin", "clip", "delta", "shaping"] = "min"
     """how step rewards become per-step returns (see docs/rl-*.md)"""
     advantage: Literal["grpo", "rloo"] = "grpo"
@@ -147,6 +152,12 @@ class RLSettings:
     """beta of PRIME's implicit reward beta * log(pi_phi / pi_ref)"""
     prime_lr: float = 1e-4
     """learning rate of PRIME's implicit PRM"""
+    pav_alpha: float = 1.0
+    """weight alpha of the progress term in PAV's effective reward w_o A^outcome + alpha A^prover"""
+    pav_rollouts: int = 4
+    """prover completions per prefix to estimate its success chance (pav)"""
+    pav_best_of: int = 1
+    """the prover is Best-of-K of the prover policy: success 1 - (1 - V)^K from its own V (pav; 1 = the policy itself)"""
     eval_every: int = 10
     """evaluate every this many RL steps"""
     n_eval: int = 100
@@ -213,10 +224,12 @@ def prm_step_rewards(
 class RLTrainer:
     """Holds the policy, its frozen reference, the optimizer and (PRIME) the implicit PRM."""
 
-    def __init__(self, policy, settings: RLSettings, scorer=None) -> None:
+    def __init__(self, policy, settings: RLSettings, scorer=None, prover=None) -> None:
         settings.check()
         if settings.reward == "prm" and scorer is None:
             raise ValueError("reward 'prm' needs a StepScorer")
+        if settings.reward == "pav" and prover is None:
+            raise ValueError("reward 'pav' needs a prover policy")
         self.s = settings
         self.policy = policy
         self.adapter = PolicyAdapter(policy)
@@ -237,6 +250,10 @@ class RLTrainer:
             OnlineImplicitPRM(self.adapter, self.ref, settings.prime_beta, settings.prime_lr)
             if settings.reward == "prime"
             else None
+        )
+        s = settings
+        self.pav = s.reward == "pav" and ProverValues(
+            prover, s.pav_rollouts, s.max_new_tokens, s.temperature, s.pav_best_of, s.world
         )
         self.rng = random.Random(settings.seed)
         torch.manual_seed(settings.seed)
@@ -261,10 +278,13 @@ class RLTrainer:
         rolls = make_rollouts(self.adapter, batch_p, gens, self.world)
         return rolls, make_batch(self.adapter, rolls)
 
-    def rewards(self, rolls: list[Rollout], batch: Batch, outcome, logp_ref) -> Rewards:
+    def rewards(self, rolls: list[Rollout], batch: Batch, outcome, logp_ref, step=0) -> Rewards:
         """Stage 1: step rewards and per-step returns of the process source (PRIME's
         implicit PRM is updated here, on this batch, before it scores it)."""
         s, K = self.s, batch.step_mask.shape[1]
+        if s.reward == "pav":  # step rewards are the prover's advantages, used as they are
+            prog, metrics = self.pav.progress(rolls, batch.step_mask, s.seed * 1_000_003 + step)
+            return Rewards(prog, metrics=metrics)
         if s.reward == "prm":
             probs, step_r = prm_step_rewards(self.scorer, rolls, batch.step_mask, s.prm_scale)
             G = credit.step_returns(s.credit, step_r, batch.step_mask, self.cparams)
@@ -311,7 +331,7 @@ class RLTrainer:
         outcome = torch.tensor([float(r.correct) for r in rolls])
         with torch.no_grad():
             logp_ref = token_logprobs(self.adapter, self.ref, batch)
-        rewards = self.rewards(rolls, batch, outcome, logp_ref)
+        rewards = self.rewards(rolls, batch, outcome, logp_ref, step)
         keep, group_n = select_samples(
             resolve_filter(s.filter, s.reward),
             outcome,
@@ -337,14 +357,15 @@ def train_rl(
     progress: bool = True,
     save_every: int = 0,
     resume: bool = False,
+    prover=None,
 ) -> tuple[object, list[dict]]:
     """Run `settings.steps` RL steps; returns the (updated in place) policy and the metric rows.
 
     With out_dir, every step is appended to out_dir/metrics.jsonl as it completes, a
     checkpoint is written every `save_every` steps and `resume` continues from it
-    (models/train_state.py).
+    (models/train_state.py). prover: the Generator whose progress `pav` rewards.
     """
-    tr = RLTrainer(policy, settings, scorer)
+    tr = RLTrainer(policy, settings, scorer, prover)
     state = None
     start = 0
     if out_dir is not None:
