@@ -42,6 +42,7 @@ SETTINGS = {
     "delta": ("prm", "delta"),
     "shaping": ("prm", "shaping"),
     "prime": ("prime", "sum"),
+    "pav": ("pav", "sum"),  # PAV has no credit method: "sum" is not read
 }
 
 
@@ -137,6 +138,20 @@ def main() -> None:
     ap.add_argument(
         "--window", type=int, default=10, help="moving-average window (steps) for sample efficiency"
     )
+    ap.add_argument(
+        "--filter",
+        default="auto",
+        choices=["auto", "none", "band", "prof"],
+        help="which rollouts to learn from (auto: PRIME's band for prime, none otherwise)",
+    )
+    ap.add_argument(
+        "--prover", default=None, help="pav: the prover policy (default: the starting policy)"
+    )
+    ap.add_argument("--pav-alpha", type=float, default=1.0, help="pav: weight of the progress")
+    ap.add_argument(
+        "--pav-rollouts", type=int, default=4, help="pav: prover completions per prefix"
+    )
+    ap.add_argument("--pav-best-of", type=int, default=1, help="pav: the prover is Best-of-K")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     a = ap.parse_args()
@@ -174,6 +189,11 @@ def main() -> None:
                     kl_coef=a.kl_coef,
                     w_outcome=a.w_outcome if mix else 1.0,
                     w_process=a.w_process if mix else 0.0,
+                    filter=a.filter,
+                    prover=a.prover,
+                    pav_alpha=a.pav_alpha,
+                    pav_rollouts=a.pav_rollouts,
+                    pav_best_of=a.pav_best_of,
                     problems=a.problems,
                     eval_problems=a.eval_problems,
                     n_eval=a.n_eval,
@@ -217,6 +237,8 @@ def main() -> None:
             "eval_sample_accuracy",
             "kl",
             "entropy",
+            "all_wrong_groups",
+            "seconds",
         ):
             c[key] = _seed_mean(rr, key)
         c["accuracy_ma"] = (c["accuracy"][0], _mavg(c["accuracy"][1], w))
@@ -272,6 +294,9 @@ def main() -> None:
             "noop_frac_last": last(name, "noop_frac"),
             "wasted_frac_last": last(name, "wasted_frac"),
             "kl_last": last(name, "kl"),
+            "all_wrong_groups_first": first(name, "all_wrong_groups"),
+            "all_wrong_groups_last": last(name, "all_wrong_groups"),
+            "seconds_per_step": last(name, "seconds", 10**9),
         }
         if target is not None:
             reach = first_reach(*c["accuracy_ma"], target)
@@ -290,7 +315,7 @@ def main() -> None:
     summary["seconds"] = round(time.time() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
-    head = "| setting | train acc first -> last | held-out sampled acc first -> last | held-out greedy acc first -> last | steps/solution first -> last | no-op steps first -> last | steps to outcome's final acc (ratio) |\n|---|---|---|---|---|---|---|\n"
+    head = "| setting | train acc first -> last | held-out sampled acc first -> last | held-out greedy acc first -> last | steps/solution first -> last | no-op steps first -> last | steps to outcome's final acc (ratio) | all-wrong groups first -> last | s/step |\n|---|---|---|---|---|---|---|---|---|\n"
     lines = []
     for name, s in summary["settings"].items():
         reach = s.get("steps_to_outcome_final")
@@ -299,7 +324,8 @@ def main() -> None:
             f"| {name} | {s['accuracy_first']:.3f} -> {s['accuracy_last']:.3f} "
             f"| {s['eval_sample_accuracy_first']} -> {s['eval_sample_accuracy_last']} | {s['eval_accuracy_first']} -> {s['eval_accuracy_last']} "
             f"| {s['steps_per_solution_first']:.2f} -> {s['steps_per_solution_last']:.2f} | {s['noop_frac_first']:.3f} -> {s['noop_frac_last']:.3f} "
-            f"| {reach if reach is not None else 'not reached'}{f' ({ratio})' if ratio is not None else ''} |"
+            f"| {reach if reach is not None else 'not reached'}{f' ({ratio})' if ratio is not None else ''} "
+            f"| {s['all_wrong_groups_first']} -> {s['all_wrong_groups_last']} | {s['seconds_per_step']} |"
         )
     md = head + "\n".join(lines) + "\n"
     md += f"\nOutcome-only's final training accuracy (mean of the last {w} steps, {len(a.seeds)} seeds): {target}; it first reaches it at step {base_steps}.\n"

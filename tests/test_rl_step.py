@@ -133,7 +133,7 @@ def test_metrics_row_counts_steps_noops_and_repeats():
         Rewards(metrics={"prm_mean": 0.333333}),
         torch.tensor([True, False]),
         upd,
-        RLSettings(),
+        RLSettings(group_size=2),
     )
     assert row == {
         "step": 7,
@@ -149,6 +149,9 @@ def test_metrics_row_counts_steps_noops_and_repeats():
         "loss": 0.12346,
         "grad_norm": 1.0,
         "kept_frac": 0.5,
+        "all_wrong_groups": 0.0,
         "updated": True,
         "prm_mean": 0.33333,
     }
+    args = (rolls, batch, torch.zeros(2), Rewards(), torch.tensor([True, True]), upd)
+    assert step_metrics(8, *args, RLSettings(group_size=2))["all_wrong_groups"] == 1.0
