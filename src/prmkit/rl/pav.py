@@ -12,18 +12,20 @@ of a finished solution is worth its own grade, 0 or 1), estimated by Monte Carlo
 k completions of the prover from the prefix (`prmkit.label.mc.values_at`, the mc
 labeler's rollouts). So A_h = V_h - V_{h-1} for steps h = 1..n.
 
-The paper's RL objective (its Eq. 5) adds alpha times the summed step advantages
-under the prover to the outcome objective; its policy gradient credits step h with
-the effective reward Q^pi(s_h, a_h) + alpha * A^mu(s_h, a_h). Here Q^pi is the
+The paper's RL objective (its Eq. 4) adds alpha times the summed step advantages
+under the prover to the outcome objective; its policy gradient (Eq. 5) credits step h
+with the effective reward Q^pi(s_h, a_h) + alpha * A^mu(s_h, a_h). Here Q^pi is the
 outcome, baselined per group (GRPO or RLOO), and the progress term enters as it is,
-step h's own advantage, not summed over later steps and not baselined again (it is
-an advantage already):
+step h's own advantage (Eq. 2), not summed over later steps and not baselined again
+(it is an advantage already):
 
     A_t = w_o * A^outcome_b + alpha * A^mu_{b, step(t)}
 
-With mu = pi the progress term adds nothing in expectation (the paper's point: the
-prover must differ from the policy); the paper's provers of choice are Best-of-K
-policies of the base policy, which `best_of_k` gives from mu's own values.
+With mu = pi, Eq. 5 is the outcome-only gradient (the paper's point: the prover must
+differ from the policy). Its RL runs use a fixed SFT checkpoint as the prover; its
+search runs use Best-of-4 of the base policy, whose values `best_of_k` gives from mu's
+own (the paper's App. D: 1 - (1 - Q)^K).
+
 Shapes: B solutions, K steps (the longest in the batch), T generated tokens.
 """
 
