@@ -198,3 +198,44 @@ def test_frozen_encoder_head_training_matches_the_scorer(bert_dir, samples):
     assert torch.allclose(
         _flat(head_scores(m.head, f, len(items))), _flat(EncoderScorer(m).score(items)), atol=1e-5
     )
+
+
+@pytest.mark.parametrize("split", [0, 2])
+def test_top_layers_over_cached_states_equal_the_full_pass(bert_dir, samples, split):
+    from prmkit.prm.encoder_train import lower_states, top_logits
+    from prmkit.prm.tagging import collate
+
+    m = EncoderStepModel.from_pretrained(str(bert_dir)).eval()
+    m.window = 24  # several windows per solution, contexts included
+    rows = [w for s in samples[:6] for w in m.windows(s.prompt, s.steps)]
+    b = collate(rows, m.pad_id)
+    with torch.no_grad():
+        full = m.step_logits(b)
+        top = top_logits(m, split, lower_states(m, rows, split), b)
+    assert len(rows) > 6 and torch.allclose(full, top, atol=1e-5)
+
+
+def test_trim_unlabeled_keeps_every_target():
+    from prmkit.prm.encoder_train import trim_unlabeled
+
+    assert trim_unlabeled(["a", "b", "c", "d"], [1.0, 0.0, None, None]) == (
+        ["a", "b"],
+        [1.0, 0.0],
+    )
+    assert trim_unlabeled(["a", "b"], [None, 1.0]) == (["a", "b"], [None, 1.0])
+    assert trim_unlabeled(["a"], [None]) == ([], [])
+
+
+def test_cached_top_layer_training(bert_dir, samples):
+    from prmkit.prm.encoder_train import train_encoder_top
+
+    torch.manual_seed(0)
+    m = EncoderStepModel.from_pretrained(str(bert_dir), train_layers=1)
+    before = {k: v.detach().clone() for k, v in m.named_parameters()}
+    log = train_encoder_top(
+        m, samples, TrainSettings(steps=30, batch_size=16, lr=3e-3, warmup=3), 1, progress=False
+    )
+    assert log["loss_last"] < log["loss_first"] - 0.02 and log["cached_below_layer"] == 2
+    changed = {k for k, v in m.named_parameters() if not torch.equal(v, before[k])}
+    assert "head.weight" in changed and any(".layer.2." in k for k in changed)
+    assert not any(".layer.0." in k or ".layer.1." in k or "embeddings" in k for k in changed)

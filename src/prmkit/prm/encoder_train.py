@@ -1,5 +1,9 @@
-"""Training an encoder PRM's head on a frozen encoder (`--train-layers 0`): encode once,
-train the head on the cached tag states.
+"""Training an encoder PRM with its lower part frozen: encode once, train the rest.
+
+`--train-layers 0` (the head alone) and `--train-layers N` (the top N layers and the
+head) both freeze everything below what trains, so what enters the trainable part is
+fixed: it is computed once per window and cached, and each optimizer step runs only the
+trainable part.
 
 With the encoder frozen, the hidden state at every step tag is fixed, so each training
 window is encoded once (`tag_features`, no gradient) and the head p = sigmoid(w . h + b)
@@ -8,6 +12,12 @@ trains on those (N, d) states with the same loss and schedule as `train_step_mod
 solutions per step). The result is the same model that full training with every encoder
 weight frozen would give, at the cost of one forward pass per window instead of one per
 optimizer step.
+
+With `--train-layers N` (0 < N < layers) the cache holds, for every window, the hidden
+states entering layer L-N (`lower_states`, the frozen part in eval mode, so without
+dropout); each step runs layers L-N.. and the head on a batch of them under the same
+step-causal mask (`top_logits`), with `train.train_loop`'s AdamW, schedule and clipping. One
+step then costs N/L of a full forward and its backward instead of L/L.
 """
 
 from __future__ import annotations
@@ -22,9 +32,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from prmkit.data import Sample
+from prmkit.models.train_state import TrainState
 from prmkit.prm.encoder import EncoderStepModel, step_causal_mask
-from prmkit.prm.tagging import IGNORE, collate, length_buckets
-from prmkit.prm.train import TrainSettings, outcome, step_targets
+from prmkit.prm.tagging import IGNORE, Batch, Tagged, collate, length_buckets
+from prmkit.prm.train import TrainSettings, outcome, step_targets, train_loop
 from prmkit.schedule import adamw, set_lr, warmup_cosine
 
 
@@ -85,7 +96,7 @@ def train_head(
     on_step: Callable[[int], None] | None = None,
 ) -> dict:
     """Fit the head on cached tag states: BCE over the tags of `s.batch_size` solutions
-    drawn per step (seeded), AdamW with warm-up and cosine decay as in `train._loop`."""
+    drawn per step (seeded), AdamW with warm-up and cosine decay as in `train.train_loop`."""
     torch.manual_seed(s.seed)
     rng = random.Random(s.seed)
     keep = f.y != IGNORE
@@ -127,6 +138,26 @@ def targets(model: EncoderStepModel, x: Sample, labels: str) -> list:
     return list(step_targets(x, labels))
 
 
+def trim_unlabeled(steps: list[str], targets: list) -> tuple[list[str], list]:
+    """Drop the steps after the last one with a target: under the step-causal mask they
+    cannot change an earlier tag's state, so training loses nothing (ProcessBench labels
+    nothing after the first error, so this skips most of a long wrong solution)."""
+    last = max((i for i, t in enumerate(targets) if t is not None), default=-1)
+    return list(steps[: last + 1]), list(targets[: last + 1])
+
+
+def training_items(
+    model: EncoderStepModel, samples: Sequence[Sample], labels: str
+) -> list[tuple[str, list[str], list]]:
+    """(prompt, steps, targets) per sample that has a target, trimmed after its last."""
+    out = []
+    for x in samples:
+        steps, t = trim_unlabeled(x.steps, targets(model, x, labels))
+        if steps:
+            out.append((x.prompt, steps, t))
+    return out
+
+
 def train_encoder_head(
     model: EncoderStepModel,
     samples: Sequence[Sample],
@@ -137,8 +168,77 @@ def train_encoder_head(
 ) -> dict:
     """`--train-layers 0`: the frozen encoder encodes every window once, the head trains."""
     t0 = time.time()
-    items = [(x.prompt, x.steps, targets(model, x, labels)) for x in samples]
-    f = tag_features(model, items, progress=progress)
+    f = tag_features(model, training_items(model, samples, labels), progress=progress)
     encode_s = time.time() - t0
     log = train_head(model.head, f, s, progress, on_step)
     return log | {"encode_seconds": round(encode_s, 1)}
+
+
+@torch.inference_mode()
+def lower_states(
+    model: EncoderStepModel,
+    examples: Sequence[Tagged],
+    split: int,
+    max_tokens: int = 4096,
+    progress: bool = False,
+) -> list[torch.Tensor]:
+    """For every window, the (T_i, d) hidden states entering layer `split` (0: the
+    embeddings' output), unpadded, under the step-causal mask, the encoder in eval mode."""
+    model.eval()
+    out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
+    buckets = length_buckets([len(t.input_ids) for t in examples], max_tokens, 64)
+    for chunk in tqdm(buckets, desc="encode lower layers", disable=not progress, leave=False):
+        b = collate([examples[j] for j in chunk], model.pad_id, chunk)
+        mask = step_causal_mask(b.step_of, b.mask)
+        hs = model.encoder(input_ids=b.ids, attention_mask=mask, output_hidden_states=True)
+        h = hs.hidden_states[split]
+        for row, j in enumerate(chunk):
+            out[j] = h[row, : len(examples[j].input_ids)].clone()
+    return out
+
+
+def top_logits(
+    model: EncoderStepModel, split: int, states: Sequence[torch.Tensor], b: Batch
+) -> torch.Tensor:
+    """(N,) one logit per tag: layers `split`.. and the head over cached (T_i, d) states,
+    right-padded to b's length, under b's step-causal mask."""
+    h = torch.zeros(len(states), b.ids.shape[1], states[0].shape[-1])
+    for row, x in enumerate(states):
+        h[row, : len(x)] = x
+    mask = step_causal_mask(b.step_of, b.mask)
+    for layer in model.encoder.encoder.layer[split:]:
+        h = layer(h, attention_mask=mask)
+        h = h[0] if isinstance(h, tuple) else h
+    return model.head(h[b.tags]).squeeze(-1)
+
+
+def train_encoder_top(
+    model: EncoderStepModel,
+    samples: Sequence[Sample],
+    s: TrainSettings,
+    train_layers: int,
+    labels: str = "hard",
+    progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+    state: TrainState | None = None,
+) -> dict:
+    """`--train-layers N`, 0 < N < layers: the frozen layers run once per window, then
+    the top N layers and the head train on the cached states (module doc)."""
+    t0 = time.time()
+    split = model.n_layers - train_layers
+    items = training_items(model, samples, labels)
+    examples = [w for p, steps, t in items for w in model.windows(p, steps, t)]
+    states = lower_states(model, examples, split, progress=progress)
+    encode_s = time.time() - t0
+    pairs = list(zip(examples, states))
+
+    def loss_fn(batch: list[tuple[Tagged, torch.Tensor]]) -> torch.Tensor:
+        b = collate([t for t, _ in batch], model.pad_id)
+        z = top_logits(model, split, [x for _, x in batch], b)
+        t = b.targets[b.tags]
+        keep = t != IGNORE
+        w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
+        return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
+
+    log = train_loop(model, pairs, loss_fn, s, f"{model.kind} train", progress, on_step, state)
+    return log | {"encode_seconds": round(encode_s, 1), "cached_below_layer": split}

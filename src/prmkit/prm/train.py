@@ -85,7 +85,7 @@ def label_source(samples: Sequence[Sample], labels: str) -> str:
     return "+".join(sorted(methods))
 
 
-def _loop(
+def train_loop(
     model: torch.nn.Module,
     examples: list,
     loss_fn,
@@ -178,7 +178,7 @@ def train_step_model(
         w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
         return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
 
-    return _loop(model, examples, loss_fn, s, f"{model.kind} train", progress, on_step, state)
+    return train_loop(model, examples, loss_fn, s, f"{model.kind} train", progress, on_step, state)
 
 
 def train_implicit(
@@ -197,4 +197,4 @@ def train_implicit(
         y = torch.tensor([o for _, o in batch], device=r.device)
         return implicit_ce_loss(sequence_rewards(r, step_of), y)
 
-    return _loop(model, examples, loss_fn, s, "implicit train", progress, state=state)
+    return train_loop(model, examples, loss_fn, s, "implicit train", progress, state=state)
