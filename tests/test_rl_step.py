@@ -150,6 +150,7 @@ def test_metrics_row_counts_steps_noops_and_repeats():
         "grad_norm": 1.0,
         "kept_frac": 0.5,
         "all_wrong_groups": 0.0,
+        "all_equal_groups": 0.0,
         "updated": True,
         "prm_mean": 0.33333,
     }

@@ -12,7 +12,7 @@ from prmkit.data import InputError, Problem, Sample
 from prmkit.data.converters import iter_records
 from prmkit.data.turns import split_step
 from prmkit.models.generator import SamplingParams, continue_steps
-from prmkit.worlds import arithmetic, get_world
+from prmkit.worlds import get_world
 
 
 def graded_sample(
@@ -78,14 +78,18 @@ def sample_problems(
     return samples, tokens
 
 
-def read_world_problems(path: str, invalid: list[InputError] | None = None) -> list[Problem]:
-    """Problems from JSONL; each prompt must be an arithmetic-world prompt. With
-    `invalid` (a list), a bad line is appended to it and skipped."""
+def read_world_problems(
+    path: str, invalid: list[InputError] | None = None, world: str = "arithmetic"
+) -> list[Problem]:
+    """Problems from JSONL; each prompt must be a prompt of `world` (arithmetic or
+    toolqa: a world with a `parse_prompt`). With `invalid` (a list), a bad line is
+    appended to it and skipped."""
+    parse = get_world(world).parse_prompt
     out = []
     for i, obj in iter_records(path, invalid):
         try:
             p = Problem.from_dict(obj)
-            arithmetic.parse_prompt(p.prompt)
+            parse(p.prompt)
         except (ValueError, TypeError, KeyError) as e:
             if invalid is None:
                 raise InputError(str(e), path, i) from None

@@ -1,10 +1,12 @@
-"""RL with process rewards: GRPO/RLOO with token-level credit (sum, min, clip, delta, ...)."""
+"""RL with process rewards: GRPO/RLOO with token-level credit (sum, min, clip, delta, ...),
+over single-pass solutions (arithmetic) or multi-turn agent trajectories (toolqa)."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar, Literal
 
 from prmkit.data import InputError, Problem
@@ -12,9 +14,10 @@ from prmkit.data.converters import report_skipped
 from prmkit.grade import read_world_problems
 from prmkit.models.load import load_local_policy
 from prmkit.prm.base import PRMFormat, load_scorer
+from prmkit.rl.agent import TurnRLTrainer, load_agent_policy
 from prmkit.rl.report import plot_curves
 from prmkit.rl.trainer import RLSettings, train_rl
-from prmkit.worlds import arithmetic
+from prmkit.worlds import get_world
 
 
 @dataclass(kw_only=True)
@@ -30,7 +33,7 @@ class Config(RLSettings):
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     policy: str
-    """policy to train: a prmkit policy checkpoint or a local Hugging Face causal-LM folder"""
+    """policy to train: a prmkit policy checkpoint or a local Hugging Face causal-LM folder (--world toolqa: an `agent train` checkpoint)"""
     out: str
     """output directory: metrics.jsonl, settings.json, rl_*.png curves, policy/ (the trained policy)"""
     prm: str = "rule"
@@ -46,7 +49,7 @@ class Config(RLSettings):
     prover: str | None = None
     """the prover policy whose progress --reward pav rewards: a prmkit policy checkpoint or a local Hugging Face folder (default: --policy as it starts, kept fixed)"""
     problems: str | None = None
-    """training problems (JSONL); default: --n-problems fresh arithmetic problems"""
+    """training problems (JSONL) of --world; default: --n-problems fresh problems of the world"""
     n_problems: int = 2000
     """how many training problems to generate when --problems is not given"""
     problem_seed: int = 0
@@ -61,8 +64,8 @@ class Config(RLSettings):
     """continue from OUT/checkpoint.pt if there is one (same settings); otherwise start afresh"""
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
-    world: Literal["arithmetic"] = "arithmetic"
-    """world of the problems and of the grader (the command reads and generates arithmetic problems only)"""
+    world: Literal["arithmetic", "toolqa"] = "arithmetic"
+    """world of the problems and of the grader: arithmetic (single-pass solutions) or toolqa (multi-turn episodes of a built-in agent, observations masked; see docs/rl-agents.md)"""
 
 
 def settings_from(cfg: Config) -> RLSettings:
@@ -70,10 +73,10 @@ def settings_from(cfg: Config) -> RLSettings:
     return RLSettings(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(RLSettings)})
 
 
-def _problems(path: str | None, n: int, seed: int, invalid=None) -> list[Problem]:
+def _problems(path: str | None, n: int, seed: int, world: str, invalid=None) -> list[Problem]:
     if path:
-        return read_world_problems(path, invalid)
-    return [Problem.from_dict(d) for d in arithmetic.generate(n, seed=seed)]
+        return read_world_problems(path, invalid, world)
+    return [Problem.from_dict(d) for d in get_world(world).generate(n, seed=seed)]
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -82,15 +85,9 @@ def summarize(rows: list[dict]) -> dict:
     ev = [r for r in rows if "eval_accuracy" in r]
     k = min(5, len(tr))
     out: dict = {}
-    for key in (
-        "accuracy",
-        "reward",
-        "steps_per_solution",
-        "noop_frac",
-        "wasted_frac",
-        "kl",
-        "entropy",
-    ):
+    keys = ["accuracy", "reward", "steps_per_solution", "noop_frac", "wasted_frac", "kl", "entropy"]
+    keys += [key for key in ("turns_per_trajectory", "noop_turns") if tr and key in tr[0]]
+    for key in keys:
         out[f"{key}_first"] = round(sum(r[key] for r in tr[:k]) / k, 4)
         out[f"{key}_last"] = round(sum(r[key] for r in tr[-k:]) / k, 4)
     if ev:
@@ -101,16 +98,21 @@ def summarize(rows: list[dict]) -> dict:
 
 def run(cfg: Config) -> dict:
     t0 = time.time()
-    policy = load_local_policy(cfg.policy)
+    trainer_cls = None
+    if cfg.world == "toolqa":
+        policy, max_turns = load_agent_policy(cfg.policy, cfg.world)
+        trainer_cls = partial(TurnRLTrainer, max_turns=max_turns)
+    else:
+        policy = load_local_policy(cfg.policy)
     scorer = None
     if cfg.reward == "prm":
         opts = (cfg.prm_format, cfg.prm_device, cfg.prm_dtype, cfg.prm_batch_size)
         scorer = load_scorer(cfg.prm, cfg.world, *opts)
     prover = load_local_policy(cfg.prover or cfg.policy) if cfg.reward == "pav" else None
     invalid = [] if cfg.skip_invalid else None
-    problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed, invalid)
+    problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed, cfg.world, invalid)
     evals = (
-        _problems(cfg.eval_problems, cfg.n_eval, cfg.problem_seed + 10_000, invalid)
+        _problems(cfg.eval_problems, cfg.n_eval, cfg.problem_seed + 10_000, cfg.world, invalid)
         if cfg.n_eval > 0
         else []
     )
@@ -128,6 +130,7 @@ def run(cfg: Config) -> dict:
             cfg.save_every,
             cfg.resume,
             prover,
+            trainer_cls,
         )
     except ValueError as e:  # e.g. a prompt outside the built-in tokenizer's vocabulary
         raise InputError(str(e), cfg.problems or cfg.policy) from None

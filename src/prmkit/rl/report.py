@@ -59,7 +59,8 @@ def evaluate(
 
 
 def plot_curves(rows: list[dict], out_dir: str | Path, title: str = "") -> list[str]:
-    """PNG curves of a run's metrics.jsonl rows: accuracy, reward, steps, waste, KL, entropy."""
+    """PNG curves of a run's metrics.jsonl rows: accuracy, reward, steps, waste, KL,
+    entropy, all-equal groups and, for agents, turns and no-op turns per trajectory."""
     from prmkit.report import line_plot
 
     out = Path(out_dir)
@@ -74,13 +75,19 @@ def plot_curves(rows: list[dict], out_dir: str | Path, title: str = "") -> list[
     acc = series("accuracy")
     if ev:
         acc["eval_accuracy"] = ([r["step"] for r in ev], [r["eval_accuracy"] for r in ev])
-    for name, ser, ylabel in (
+    plots = [
         ("rl_accuracy.png", acc, "accuracy"),
         ("rl_reward.png", series("reward"), "mean reward"),
         ("rl_steps.png", series("steps_per_solution"), "steps per solution"),
         ("rl_waste.png", series("noop_frac", "repeat_frac"), "fraction of steps"),
         ("rl_kl_entropy.png", series("kl", "entropy"), "nats per token"),
-    ):
+        ("rl_groups.png", series("all_equal_groups"), "share of all-equal groups"),
+    ]
+    if rows and "turns_per_trajectory" in rows[0]:  # multi-turn agents
+        plots.append(
+            ("rl_turns.png", series("turns_per_trajectory", "noop_turns"), "turns per trajectory")
+        )
+    for name, ser, ylabel in plots:
         paths.append(
             line_plot(ser, str(out / name), f"{title} {ylabel}".strip(), "RL step", ylabel)
         )

@@ -1,7 +1,8 @@
 """The stages of one RL step, in the order `RLTrainer.step` runs them.
 
-1. rewards: per-step rewards r (B, K) from a PRM or PRIME's implicit PRM, and
-   per-step returns G (B, K) from a credit method (`prmkit.rl.credit`);
+1. rewards: per-step rewards r (B, K) from a PRM or an online implicit PRM (PRIME,
+   OPRL, SPA), and per-step returns G (B, K) from a credit method (`credit_returns`:
+   `prmkit.rl.credit`, or the turn-level `prmkit.rl.turn_credit`);
 2. filtering: which samples the update learns from (PRIME's accuracy band, PROF);
 3. advantages: a group baseline spread over tokens, A_t = w_o A^o + w_p A^p_step(t)
    (`prmkit.rl.advantages`), PRIME's RLOO advantage, or PAV's A_t = w_o A^o +
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 import torch
 
 from prmkit.rl import advantages as adv
+from prmkit.rl import credit
+from prmkit.rl import turn_credit as tc
 from prmkit.rl.filtering import accuracy_band, prof_select
 from prmkit.rl.pav import pav_token_advantages
 from prmkit.rl.prime import prime_advantages
@@ -30,14 +33,50 @@ from prmkit.rl.rollout import Batch, Rollout
 @dataclass
 class Rewards:
     """What the reward stage hands on. step_r: (B, K) step rewards of the process
-    source (pav: each step's advantage under the prover); returns: (B, K) per-step returns of the credit method; token_r: (B, T)
-    PRIME's implicit token rewards. Each is None where the reward has no such part.
+    source (pav: each step's advantage under the prover); returns: (B, K) per-step
+    returns of the credit method; token_r: (B, T) PRIME's implicit token rewards;
+    clip_scale: (B, K) A^2TGPO's per-step factor of the PPO clip range. Each is None
+    where the reward has no such part.
     metrics: the source's own figures (prm_mean, prm_loss, ...)."""
 
     step_r: torch.Tensor | None = None
     returns: torch.Tensor | None = None
     token_r: torch.Tensor | None = None
     metrics: dict = field(default_factory=dict)
+    clip_scale: torch.Tensor | None = None
+
+
+TURN_CREDIT = ("gated", "a2tgpo")
+
+
+def credit_returns(
+    s, step_r: torch.Tensor, step_mask: torch.Tensor, outcome: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per-step returns G (B, K) of the run's credit method, and A^2TGPO's clip factors.
+
+    `s`: the run's RLSettings. gated: G-RA's outcome-gated sum (`turn_credit.gated_returns`);
+    a2tgpo: the rescaled accumulation of the turn-group-normalised rewards, and the
+    adaptive clip factor of each normalised reward (`turn_credit`); otherwise a
+    method of `prmkit.rl.credit`. step_r, step_mask: (B, K); outcome: (B,).
+    """
+    if s.credit == "gated":
+        return tc.gated_returns(step_r, step_mask, outcome, s.gate_threshold, s.gamma), None
+    if s.credit == "a2tgpo":
+        x_hat = tc.turn_group_normalize(step_r, step_mask, s.group_size)
+        G = tc.rescaled_accumulation(x_hat, step_mask, s.gamma)
+        return G, torch.where(step_mask, tc.adaptive_clip_scale(x_hat, s.clip_beta), 1.0)
+    params = credit.CreditParams(s.gamma, s.softmin_temperature, s.clip_eta, s.phi0)
+    return credit.step_returns(s.credit, step_r, step_mask, params), None
+
+
+def clip_ranges(clip_ratio: float, clip_scale: torch.Tensor | None, token_step: torch.Tensor):
+    """The PPO clip range of every token: clip_ratio, or clip_ratio times its step's
+    A^2TGPO factor (B, T)."""
+    if clip_scale is None:
+        return clip_ratio
+    return clip_ratio * torch.where(
+        token_step >= 0, credit.tokens_from_steps(clip_scale, token_step), 1.0
+    )
 
 
 @dataclass
@@ -92,7 +131,10 @@ def token_advantages(
     s,
 ) -> torch.Tensor:
     """(B, T) token advantages of the kept samples, 0 elsewhere (their groups stay
-    contiguous and equal-sized). `s`: the run's RLSettings (advantage, credit, weights)."""
+    contiguous and equal-sized). `s`: the run's RLSettings (advantage, credit, weights).
+
+    A^2TGPO's returns are already normalised within (task, turn) groups, so they reach
+    the tokens as they are: A_t = w_o A^outcome + w_p G_turn(t)."""
     A = torch.zeros(batch.token_mask.shape)
     idx = torch.nonzero(keep).squeeze(1)
     if not len(idx):
@@ -116,6 +158,11 @@ def token_advantages(
             s.gamma,
             s.w_process,
             s.w_outcome,
+        )
+    elif s.credit == "a2tgpo" and rewards.returns is not None:
+        a_o = adv.outcome_advantages(outcome[idx], group_n, s.advantage)
+        A[idx] = adv.token_advantages(
+            batch.token_step[idx], a_o, rewards.returns[idx], s.w_outcome, s.w_process
         )
     else:
         G = rewards.returns
@@ -144,14 +191,14 @@ def policy_loss(
     logp_ref: torch.Tensor,
     A: torch.Tensor,
     mask: torch.Tensor,
-    clip_ratio: float = 0.2,
+    clip_ratio: float | torch.Tensor = 0.2,
     kl_coef: float = 0.0,
 ) -> torch.Tensor:
     """Token-mean clipped policy-gradient loss, plus kl_coef times the k3 KL.
 
     -min(rho A, clip(rho, 1 - eps, 1 + eps) A), rho = exp(logp - old) (PPO eq. 7);
     with one epoch rho = 1 and this is the plain policy gradient. All (B, T); mask
-    selects the tokens that count.
+    selects the tokens that count; clip_ratio: one eps, or one per token (B, T).
     """
     n_tok = int(mask.sum())
     ratio = (logp - old).exp()
@@ -179,6 +226,13 @@ def total_reward(outcome: torch.Tensor, rewards: Rewards, s) -> torch.Tensor:
     if rewards.token_r is not None:
         return s.w_outcome * outcome + s.w_process * rewards.token_r.sum(1)
     return outcome.clone()
+
+
+def all_equal_groups(outcome: torch.Tensor, n: int) -> float:
+    """Share of groups whose n outcomes are all equal (all right or all wrong): under a
+    group baseline their outcome advantage is 0. outcome: (B,), B = P * n."""
+    g = outcome.reshape(-1, n)
+    return float((g == g[:, :1]).all(1).float().mean())
 
 
 def step_metrics(
@@ -211,5 +265,6 @@ def step_metrics(
         "all_wrong_groups": round(
             float((outcome.reshape(-1, s.group_size).sum(1) == 0).float().mean()), 4
         ),
+        "all_equal_groups": round(all_equal_groups(outcome, s.group_size), 4),
         "updated": upd.learned,
     } | {k: round(v, 5) for k, v in rewards.metrics.items()}
