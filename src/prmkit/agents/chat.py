@@ -4,8 +4,10 @@ Each turn sends the episode as chat messages: a system message, the question as 
 user's, and each earlier turn as an assistant message with one `tool_calls` entry and a
 `role: tool` message with the observation. The request carries the four tools as
 `tools` (JSON-schema functions). The reply's first tool call becomes the action
-`tool[arguments]`; a reply without a tool call is taken as the final answer. Works
-with vLLM (`--enable-auto-tool-choice`) and any server that speaks this format.
+`tool[arguments]`; a reply without a tool call is taken as the final answer (unless its
+content is itself written `tool[...]`), and an empty reply ends the episode. Works
+with vLLM (`--enable-auto-tool-choice`), `prmkit serve policy` serving an agent, and
+any server that speaks this format.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ SYSTEM = (
     "Answer the question with the tools. search[name] finds entity ids, get[id, relation]"
     " reads one fact, calc[expression] computes, answer[value] submits the final answer."
 )
-_ARGS = {
+TOOL_ARGS = {  # each tool's arguments, in the order the action text writes them
     "search": ["name"],
     "get": ["id", "relation"],
     "calc": ["expression"],
@@ -44,18 +46,21 @@ TOOLS = [
             },
         },
     }
-    for name, args in _ARGS.items()
+    for name, args in TOOL_ARGS.items()
 ]
 
 
 def action_to_call(action: str, call_id: str) -> dict | None:
-    """`get[P1, age]` -> an OpenAI tool call; None when the action is not a known tool."""
+    """`get[P1, age]` -> an OpenAI tool call; None when the action is not a known tool's
+    call written exactly as `call_to_action` writes it back (`Get[P1,age]` is not), so
+    that a trajectory's text survives the round trip."""
     parsed = parse_action(action)
-    if parsed is None or parsed[0] not in _ARGS or len(parsed[1]) != len(_ARGS[parsed[0]]):
+    if parsed is None or parsed[0] not in TOOL_ARGS or len(parsed[1]) != len(TOOL_ARGS[parsed[0]]):
         return None
-    args = dict(zip(_ARGS[parsed[0]], parsed[1]))
+    args = dict(zip(TOOL_ARGS[parsed[0]], parsed[1]))
     fn = {"name": parsed[0], "arguments": json.dumps(args)}
-    return {"id": call_id, "type": "function", "function": fn}
+    call = {"id": call_id, "type": "function", "function": fn}
+    return call if call_to_action(call) == action else None
 
 
 def call_to_action(call: dict) -> str:
@@ -68,7 +73,7 @@ def call_to_action(call: dict) -> str:
         return f"{name}[{fn.get('arguments')}]"
     if not isinstance(args, dict):
         return f"{name}[{args}]"
-    keys = _ARGS.get(name, list(args))
+    keys = TOOL_ARGS.get(name, list(args))
     return f"{name}[{', '.join(str(args.get(k, '')) for k in keys)}]"
 
 
@@ -89,12 +94,16 @@ def to_messages(text: str) -> list[dict]:
 
 
 def reply_to_action(message: dict) -> str:
-    """The assistant's reply as an action: its first tool call, else `answer[content]`."""
+    """The assistant's reply as an action: its first tool call; else its content, as
+    written when it is in the action syntax `tool[...]` (a call of an unknown tool, say),
+    else as the final answer `answer[first line]`; "" for an empty reply."""
     calls = message.get("tool_calls") or []
     if calls:
         return call_to_action(calls[0])
     lines = (message.get("content") or "").strip().splitlines()
-    return f"answer[{lines[0] if lines else ''}]"
+    if not lines:
+        return ""
+    return lines[0] if parse_action(lines[0]) is not None else f"answer[{lines[0]}]"
 
 
 def chat_act(url: str, params: SamplingParams, concurrency: int = 8, client=None):
@@ -104,7 +113,6 @@ def chat_act(url: str, params: SamplingParams, concurrency: int = 8, client=None
 
     def one(text: str, seed: int | None) -> tuple[str, list, list, bool]:
         body = {
-            "model": model or "default",
             "messages": to_messages(text),
             "tools": TOOLS,
             "tool_choice": "auto",
@@ -112,13 +120,15 @@ def chat_act(url: str, params: SamplingParams, concurrency: int = 8, client=None
             "top_p": params.top_p,
             "max_tokens": params.max_new_tokens,
         }
+        if model:  # without ?model=NAME the server's own (vLLM, prmkit serve policy)
+            body["model"] = model
         if seed is not None:
-            body["seed"] = seed % 2**31
+            body["seed"] = seed  # 63 bits: within vLLM's int64 seed
         r = http.post(f"{base}/v1/chat/completions", json=body)
         if r.status_code != 200:
             raise ValueError(f"{url}: HTTP {r.status_code}: {r.text[:200]}")
         action = reply_to_action(r.json()["choices"][0]["message"])
-        return action.replace(STEP_SEP, " "), [], [], False
+        return action.replace(STEP_SEP, " "), [], [], not action  # an empty reply ends it
 
     def act(texts: list[str], seeds: list[int] | None):
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
@@ -128,7 +138,14 @@ def chat_act(url: str, params: SamplingParams, concurrency: int = 8, client=None
 
 
 def chat_agent(
-    url: str, world: str = "toolqa", max_turns: int = 10, concurrency: int = 8, client=None
+    url: str,
+    world: str = "toolqa",
+    max_turns: int = 10,
+    concurrency: int = 8,
+    client=None,
+    action_tokens: int = 48,
 ):
-    """An AgentPolicy (a Generator) acting through an OpenAI-compatible chat endpoint."""
-    return AgentPolicy(lambda p: chat_act(url, p, concurrency, client), world, max_turns)
+    """An AgentPolicy (a Generator) acting through an OpenAI-compatible chat endpoint;
+    `action_tokens` is each request's max_tokens."""
+    act = lambda p: chat_act(url, p, concurrency, client)  # noqa: E731
+    return AgentPolicy(act, world, max_turns, action_tokens)

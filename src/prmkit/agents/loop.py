@@ -117,6 +117,14 @@ class AgentPolicy(TextGenerator):
         self.max_turns = max_turns
         self.action_tokens = action_tokens
 
+    def next_actions(
+        self, texts: list[str], params: SamplingParams, seeds: list[int] | None = None
+    ) -> list[tuple[str, list[int], list[float], bool]]:
+        """The policy's next action after each episode text, without the environment:
+        (action, token ids, log-probs, the policy ended the episode). `params.max_new_tokens`
+        bounds the action; `seeds` (one per text) are the rows' own random streams."""
+        return self.act_factory(params)(texts, seeds)
+
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         prompts = [p if p.endswith(STEP_SEP) else p + STEP_SEP for p in prompts]
         base = [

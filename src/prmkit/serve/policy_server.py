@@ -5,7 +5,8 @@ max_tokens, stop, logprobs (and seed); `GET /v1/models`; `GET /health`. Two vLLM
 extensions are honoured because the `openai` client backend uses them to reproduce
 local generations exactly: `include_stop_str_in_output` and
 `return_tokens_as_token_ids`; each choice also carries vLLM's `stop_reason` (the stop
-string that ended it, null at end-of-sequence or length).
+string that ended it, null at end-of-sequence or length). An agent (an `agent train`
+checkpoint) also answers chat requests with `tools` by tool calls (`agent_tools`).
 
 Log-probabilities are under the policy at temperature 1 (vLLM's raw log-probs), one per
 generated token, the end-of-sequence token included. `logprobs: k > 0` adds the top k
@@ -23,8 +24,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from prmkit.agents.loop import AgentPolicy
 from prmkit.models.generator import Generator, SamplingParams
-from prmkit.serve.http import ApiError, Guard, get_obj, parse_json
+from prmkit.serve.agent_tools import run_tool_request, tool_request, wants_tools
+from prmkit.serve.http import ApiError, Guard, bad, get_obj, parse_json
 from prmkit.serve.policy_api import (
     CompletionRequest,
     ModelNotFound,
@@ -130,9 +133,26 @@ class PolicyService:
 
     async def chat(self, body: dict) -> dict:
         check_model(body, self.model_name)
+        if wants_tools(body):
+            return await self.tool_chat(body)
         req = chat_request(self.gen, body, self.max_n, self.max_tokens)
         rows, use = await self.generate(req)
         choices = [chat_choice(self.gen, c, j, req) for j, c in enumerate(rows[0])]
+        return self.envelope("chat.completion", "chatcmpl-", choices, use)
+
+    async def tool_chat(self, body: dict) -> dict:
+        """The agent's next action as a tool call (`serve.agent_tools`)."""
+        if not isinstance(self.gen, AgentPolicy):
+            raise bad(
+                400, "tools", "this policy is not an agent (serve an `agent train` checkpoint)"
+            )
+        tr = tool_request(body, self.max_n, self.max_tokens)
+        self.counts["requests"] += 1
+        loop = asyncio.get_running_loop()
+        choices, c = await loop.run_in_executor(self.pool, run_tool_request, self.gen, tr)
+        self.counts["choices"] += len(choices)
+        self.counts["tokens"] += c
+        use = {"prompt_tokens": 0, "completion_tokens": c, "total_tokens": c}
         return self.envelope("chat.completion", "chatcmpl-", choices, use)
 
 
