@@ -233,6 +233,28 @@ def test_online_turn_rewards_sum_action_token_log_ratios_per_turn():
     torch.testing.assert_close(G, r)
 
 
+def test_oprl_learns_to_prefer_the_successful_trajectory():
+    """A few OPRL updates on one (success, failure) pair: the DPO loss falls and the
+    success's summed implicit turn reward rises above the failure's."""
+    from prmkit.rl.turn_prm import OnlineTurnPRM
+
+    pol = _tiny()
+    good = _rollout(T.solve(Q["prompt"]))
+    bad_steps, _ = T.corrupt(Q["prompt"], __import__("random").Random(0), "early")
+    b = turn_batch(pol, [good, _rollout(bad_steps)])
+    ad = PolicyAdapter(pol)
+    with torch.no_grad():
+        base = token_logprobs(ad, pol.model, b)
+    prm = OnlineTurnPRM(ad, "oprl", beta=0.5, lr=1e-2, group_size=2)
+    outcome = torch.tensor([1.0, 0.0])
+    losses = [prm.update(b, outcome, base) for _ in range(5)]
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-4)  # pi_phi = pi_old: margin 0
+    assert losses[-1] < losses[0]
+    r = prm.turn_values(b, base)
+    assert r[0].sum() > r[1].sum()
+    assert (r[~b.step_mask] == 0).all()
+
+
 def test_spa_grounding_is_one_for_executable_actions():
     r = _rollout(["search[Gafe Fuge] => P1 X", "get[P9, age] => error: no entity 'P9'"])
     assert grounded([r], 3).tolist() == [[1.0, 0.0, 0.0]]
@@ -272,6 +294,7 @@ FIELDS = ("success", "turns_per_trajectory", "noop_turns", "kl", "entropy", "all
         ["--reward", "prm", "--credit", "a2tgpo", "--epochs", "2"],
         ["--reward", "spa", "--credit", "sum", "--spa-grounding", "0.5"],
         ["--reward", "oprl", "--credit", "delta"],
+        ["--reward", "pav", "--pav-rollouts", "2"],
     ],
     ids=lambda f: " ".join(f[1::2]),
 )
