@@ -322,3 +322,15 @@ def test_gsm8k_model_solution_layout(tmp_path, capsys):
     rows = read_jsonl(tmp_path / "lab.jsonl", Sample.from_dict)
     assert rows[0].labels.first_error == -1  # `The answer is 72` is read
     assert rows[1].labels.first_error == 1  # the free-text checker finds 48 + 24 = 70
+
+
+def test_convert_detects_the_input_format_by_default(tmp_path, capsys):
+    src = tmp_path / "ms.jsonl"
+    src.write_text(json.dumps(MS) + "\n")
+    code, out, err = run_cli(
+        ["convert", "--to", "prmkit", "--in", src, "--out", tmp_path / "a.jsonl"], capsys
+    )
+    assert code == 0, err
+    summary = last_json(out)
+    assert summary["from"] == "auto" and summary["records"] == 1
+    assert read_jsonl(tmp_path / "a.jsonl", Sample.from_dict)[0].steps

@@ -10,14 +10,16 @@ from prmkit.data.converters import read_samples, report_skipped, write_samples
 
 @dataclass
 class Config:
-    from_: Literal["auto", "prmkit", "trl", "processbench", "prm800k", "math-shepherd", "gsm8k"]
-    """input format (auto: detected from the first record)"""
     to: Literal["prmkit", "trl", "processbench", "math-shepherd"]
     """output format"""
     in_: str
     """input file (JSONL, or a JSON list for ProcessBench)"""
     out: str
     """output file (ProcessBench to a .json path writes the official JSON list; gsm8k's model-solution layout gives one sample per model)"""
+    from_: Literal["auto", "prmkit", "trl", "processbench", "prm800k", "math-shepherd", "gsm8k"] = (
+        "auto"
+    )
+    """input format (auto: detected from the first record)"""
     neutral: Literal["positive", "negative"] = "positive"
     """PRM800K: how a neutral (0) rating counts"""
     skip_invalid: bool = False
