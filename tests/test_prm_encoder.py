@@ -239,3 +239,18 @@ def test_cached_top_layer_training(bert_dir, samples):
     changed = {k for k, v in m.named_parameters() if not torch.equal(v, before[k])}
     assert "head.weight" in changed and any(".layer.2." in k for k in changed)
     assert not any(".layer.0." in k or ".layer.1." in k or "embeddings" in k for k in changed)
+
+
+def test_top_scores_from_cached_states_equal_the_scorer(bert_dir, samples):
+    from prmkit.prm.encoder_train import lower_states, top_scores
+
+    m = EncoderStepModel.from_pretrained(str(bert_dir)).eval()
+    m.window = 24
+    items = [(s.prompt, s.steps) for s in samples[:6]]
+    rows, owner = [], []
+    for i, (p, st) in enumerate(items):
+        w = m.windows(p, st)
+        rows += w
+        owner += [i] * len(w)
+    got = top_scores(m, 2, rows, lower_states(m, rows, 2), owner)
+    assert torch.allclose(_flat(got), _flat(EncoderScorer(m).score(items)), atol=1e-5)

@@ -212,6 +212,56 @@ def top_logits(
     return model.head(h[b.tags]).squeeze(-1)
 
 
+def train_top_on_states(
+    model: EncoderStepModel,
+    split: int,
+    examples: Sequence[Tagged],
+    states: Sequence[torch.Tensor],
+    s: TrainSettings,
+    progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+    state: TrainState | None = None,
+) -> dict:
+    """Train layers `split`.. and the head on windows whose lower states are cached."""
+    pairs = list(zip(examples, states))
+
+    def loss_fn(batch: list[tuple[Tagged, torch.Tensor]]) -> torch.Tensor:
+        b = collate([t for t, _ in batch], model.pad_id)
+        z = top_logits(model, split, [x for _, x in batch], b)
+        t = b.targets[b.tags]
+        keep = t != IGNORE
+        w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
+        return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
+
+    return train_loop(model, pairs, loss_fn, s, f"{model.kind} train", progress, on_step, state)
+
+
+@torch.inference_mode()
+def top_scores(
+    model: EncoderStepModel,
+    split: int,
+    examples: Sequence[Tagged],
+    states: Sequence[torch.Tensor],
+    owner: Sequence[int],
+    max_tokens: int = 4096,
+) -> list[list[float]]:
+    """Per solution the step scores sigmoid(logit), in step order, from the cached lower
+    states of its windows (`owner[j]`: the solution of window j, 0..n-1)."""
+    model.eval()
+    out: list[dict[int, float]] = [{} for _ in range(max(owner, default=-1) + 1)]
+    buckets = length_buckets([len(t.input_ids) for t in examples], max_tokens, 64)
+    for chunk in buckets:
+        b = collate([examples[j] for j in chunk], model.pad_id, chunk)
+        z = torch.sigmoid(top_logits(model, split, [states[j] for j in chunk], b)).tolist()
+        k = 0
+        for j in chunk:
+            t = examples[j]
+            for pos in t.tag_positions:
+                out[owner[j]][t.step_of[pos]] = z[k]
+                k += 1
+    return [[d[i] for i in sorted(d)] for d in out]
+
+
 def train_encoder_top(
     model: EncoderStepModel,
     samples: Sequence[Sample],
@@ -230,15 +280,5 @@ def train_encoder_top(
     examples = [w for p, steps, t in items for w in model.windows(p, steps, t)]
     states = lower_states(model, examples, split, progress=progress)
     encode_s = time.time() - t0
-    pairs = list(zip(examples, states))
-
-    def loss_fn(batch: list[tuple[Tagged, torch.Tensor]]) -> torch.Tensor:
-        b = collate([t for t, _ in batch], model.pad_id)
-        z = top_logits(model, split, [x for _, x in batch], b)
-        t = b.targets[b.tags]
-        keep = t != IGNORE
-        w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
-        return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
-
-    log = train_loop(model, pairs, loss_fn, s, f"{model.kind} train", progress, on_step, state)
+    log = train_top_on_states(model, split, examples, states, s, progress, on_step, state)
     return log | {"encode_seconds": round(encode_s, 1), "cached_below_layer": split}
