@@ -22,6 +22,7 @@ import pytest
 
 import prmkit
 from prmkit.cli import COMMANDS
+from prmkit.config import flags_of
 
 VALIDATORS = {"check", "__post_init__"}
 PKG = Path(prmkit.__file__).parent
@@ -114,7 +115,15 @@ def test_every_config_field_is_read(words):
             continue
         where = f" (carried by {carried[f.name]}, read nowhere)" if f.name in carried else ""
         unread.append(f.name + where)
+    for g in group_fields(module.Config):  # a group's options are read by the library
+        if g.name not in library_reads():
+            unread.append(f"{g.name} (of {g.group}, read nowhere in the library)")
     assert not unread, f"prmkit {' '.join(words)}: flags accepted but not used: {unread}"
+
+
+def group_fields(cls) -> list:
+    """The settings of `prmkit.config.group` fields, named by their options' field."""
+    return [f._replace(name=f.field.name) for f in flags_of(cls) if f.group is not None]
 
 
 def test_the_check_catches_a_field_read_only_in_validation():

@@ -2,6 +2,11 @@
 
 Each field's docstring (the string literal under it) becomes its `--help` text, so
 the dataclass is the single place where a flag is defined and documented.
+
+A field made by `group(PREFIX, Options)` holds a library options dataclass: each of
+its fields is a flag `--PREFIX-NAME` (a recipe key PREFIX_NAME) with the help
+`PREFIX: its docstring` and the range `Options.RANGES` gives it, so a method's
+options are defined once, in the library, and the command only names the group.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import textwrap
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prmkit.data import InputError
 from prmkit.ranges import check_ranges, declared_ranges
@@ -42,6 +47,47 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def group(prefix: str, options: type) -> Any:
+    """A Config field holding `options()` whose fields are flags `--PREFIX-NAME`."""
+    return dataclasses.field(default_factory=options, metadata={"group": prefix})
+
+
+class Flag(NamedTuple):
+    """One setting as the command line sees it: `name` is the flag's field name (a
+    group's fields prefixed), `group` the Config field holding it (None at the top)."""
+
+    name: str
+    hint: Any
+    field: dataclasses.Field
+    doc: str
+    range: str | None
+    group: str | None
+
+
+def flags_of(cls: type) -> list[Flag]:
+    """The settings of a Config dataclass in order, a group's fields in its place."""
+    docs, hints, ranges = field_docs(cls), typing.get_type_hints(cls), declared_ranges(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        prefix = f.metadata.get("group")
+        if prefix is None:
+            out.append(
+                Flag(f.name, hints[f.name], f, docs.get(f.name, ""), ranges.get(f.name), None)
+            )
+            continue
+        sub = hints[f.name]
+        sub_docs, sub_hints, sub_ranges = (
+            field_docs(sub),
+            typing.get_type_hints(sub),
+            declared_ranges(sub),
+        )
+        for g in dataclasses.fields(sub):
+            doc = f"{prefix}: {sub_docs.get(g.name, '')}"
+            name = f"{prefix}_{g.name}"
+            out.append(Flag(name, sub_hints[g.name], g, doc, sub_ranges.get(g.name), f.name))
+    return out
+
+
 def _base_type(tp: Any) -> tuple[Any, bool]:
     """(the type without Optional, whether None is allowed)."""
     origin = typing.get_origin(tp)
@@ -65,31 +111,29 @@ def flag_name(name: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    docs = field_docs(cls)
-    hints = typing.get_type_hints(cls)
-    ranges = declared_ranges(cls)
     parser.add_argument(
         "--config", metavar="YAML", help="read these settings from a YAML recipe; flags override it"
     )
-    for f in dataclasses.fields(cls):
-        tp, optional = _base_type(hints[f.name])
-        flag = flag_name(f.name)
+    for fl in flags_of(cls):
+        f = fl.field
+        tp, _ = _base_type(fl.hint)
+        flag = flag_name(fl.name)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         default = (
             None
             if required
             else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
         )
-        help_ = docs.get(f.name, "")
+        help_ = fl.doc
         if not required:
             help_ += f" (default: {default})"
-        if f.name in ranges and ranges[f.name] != "any":
-            help_ += f" [{ranges[f.name]}]"
+        if fl.range is not None and fl.range != "any":
+            help_ += f" [{fl.range}]"
         if f.metadata.get("positional"):  # `prmkit data get NAME`: a word, not a flag
             choices = list(typing.get_args(tp)) if typing.get_origin(tp) is typing.Literal else None
-            parser.add_argument(f.name, choices=choices, help=help_)
+            parser.add_argument(fl.name, choices=choices, help=help_)
             continue
-        kw: dict[str, Any] = {"help": help_, "dest": f.name, "default": argparse.SUPPRESS}
+        kw: dict[str, Any] = {"help": help_, "dest": fl.name, "default": argparse.SUPPRESS}
         if tp is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
             continue
@@ -100,8 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             (inner,) = typing.get_args(tp)
             kw["nargs"] = "+"
             tp = inner
-        parser.add_argument(flag, type=tp, metavar=f.name.rstrip("_").upper(), **kw)
-        del optional
+        parser.add_argument(flag, type=tp, metavar=fl.name.rstrip("_").upper(), **kw)
 
 
 def _load_yaml(path: str) -> dict:
@@ -126,10 +169,25 @@ def _load_yaml(path: str) -> dict:
     return data
 
 
+def _grouped(cls: type, flags: list[Flag], values: dict[str, Any]) -> dict[str, Any]:
+    """Flat settings -> the Config's keyword arguments, a group's given fields gathered
+    into its options dataclass (its other fields keep their defaults)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: v for k, v in values.items() if k in {fl.name for fl in flags if not fl.group}}
+    for name in dict.fromkeys(fl.group for fl in flags if fl.group):
+        given = {
+            fl.field.name: values[fl.name] for fl in flags if fl.group == name and fl.name in values
+        }
+        if given:
+            kwargs[name] = hints[name](**given)
+    return kwargs
+
+
 def build_config(cls: type, ns: argparse.Namespace) -> Any:
     """The dataclass from a YAML recipe (if --config) overlaid with the given flags."""
     values: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(cls)}
+    flags = flags_of(cls)
+    names = {fl.name for fl in flags}
     cfg_path = getattr(ns, "config", None)
     if cfg_path:
         for k, v in _load_yaml(cfg_path).items():
@@ -143,21 +201,25 @@ def build_config(cls: type, ns: argparse.Namespace) -> Any:
             values[key] = v
     values.update({k: v for k, v in vars(ns).items() if k in names})
     missing = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.name not in values
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        fl.name
+        for fl in flags
+        if fl.name not in values
+        and fl.field.default is dataclasses.MISSING
+        and fl.field.default_factory is dataclasses.MISSING
     ]
     if missing:
-        flags = ", ".join(flag_name(m) for m in missing)
-        raise InputError(f"missing required setting(s): {flags}")
+        flags_text = ", ".join(flag_name(m) for m in missing)
+        raise InputError(f"missing required setting(s): {flags_text}")
     try:
-        cfg = cls(**values)
+        cfg = cls(**_grouped(cls, flags, values))
     except TypeError as e:
         raise InputError(str(e)) from None
     try:
         check_ranges(cfg, flag_name)
+        for f in dataclasses.fields(cls):
+            if "group" in f.metadata:
+                prefix = f.metadata["group"]
+                check_ranges(getattr(cfg, f.name), lambda n, p=prefix: flag_name(f"{p}_{n}"))
         check = getattr(cfg, "check", None)
         if check is not None:
             check()

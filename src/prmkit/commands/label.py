@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from prmkit.config import group
 from prmkit.label.engine import NEEDS_POLICY, LabelJob, run_labeling
 from prmkit.label.options import ConsensusOptions, JudgeOptions, OmegaOptions, PerturbOptions
 from prmkit.label.perturb import MISTAKES
@@ -20,11 +21,6 @@ class Config:
         "max_new_tokens": ">= 1",
         "temperature": ">= 0",
         "top_p": "(0, 1]",
-        "judge_temperature": ">= 0",
-        "judge_max_tokens": ">= 1",
-        "judge_timeout": "> 0",
-        "judge_retries": ">= 0",
-        "judge_concurrency": ">= 1",
         "num_cpus": ">= 0",
         "perturb_correct": "[0, 1]",
     }
@@ -51,34 +47,14 @@ class Config:
     """rollout nucleus sampling mass"""
     world: str = "auto"
     """world that reads answers and verifies steps: arithmetic, gsm8k, or auto (each sample's meta.world, else arithmetic)"""
-    omega_after: Literal["negative", "truncate"] = "negative"
-    """omega: steps after the first error are labeled wrong (negative) or dropped from the sample (truncate)"""
-    omega_early_stop: bool = True
-    """omega: draw a probe's k rollouts in waves and stop at the first success (same labels, fewer rollouts)"""
+    omega: OmegaOptions = group("omega", OmegaOptions)
+    """omega's options (--omega-*)"""
     with_: str = ""
     """consensus: the second label set (JSONL), matched to --in by sample id"""
-    consensus_mode: Literal["step", "first_error"] = "step"
-    """consensus: keep the agreeing prefix of steps (step), or whole samples whose first errors agree (first_error)"""
-    judge_url: str = ""
-    """judge: base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1"""
-    judge_model: str = "judge"
-    """judge: model name sent to the endpoint"""
-    judge_api: Literal["chat", "completions"] = "chat"
-    """judge: POST to /chat/completions or to /completions"""
-    judge_template: str = ""
-    """judge: `processbench` (the paper's critic prompt), or a prompt template file with {problem}, {steps} or {tagged_steps}, {n_steps} (default: a ProcessBench-style prompt over numbered steps)"""
-    judge_temperature: float = 0.7
-    """judge: sampling temperature of the judge's answers"""
-    judge_max_tokens: int = 512
-    """judge: most tokens per answer"""
-    judge_api_key_env: str = "OPENAI_API_KEY"
-    """judge: environment variable holding the API key (sent as a Bearer token if set)"""
-    judge_timeout: float = 60.0
-    """judge: seconds per HTTP request"""
-    judge_retries: int = 3
-    """judge: retries of a failed request (429, 5xx, connection errors), with backoff"""
-    judge_concurrency: int = 4
-    """judge: requests in flight at once"""
+    consensus: ConsensusOptions = group("consensus", ConsensusOptions)
+    """consensus's options (--consensus-*)"""
+    judge: JudgeOptions = group("judge", JudgeOptions)
+    """judge's options (--judge-*)"""
     perturb_correct: float = 0.4
     """perturb: fraction of references kept correct (the rest get one mistake each)"""
     perturb_mistakes: str = "arithmetic,copy,operation,skip,early,unit"
@@ -99,7 +75,7 @@ class Config:
             raise ValueError(f"--method {self.method} needs --policy")
         if self.method == "consensus" and not self.with_:
             raise ValueError("--method consensus needs --with (the second label set)")
-        if self.method == "judge" and not self.judge_url:
+        if self.method == "judge" and not self.judge.url:
             raise ValueError("--method judge needs --judge-url")
         if self.world != "auto" and self.world not in WORLDS:
             raise ValueError(f"--world must be auto or one of {sorted(WORLDS)}")
@@ -115,18 +91,6 @@ class Config:
         return [k.strip() for k in self.perturb_mistakes.split(",") if k.strip()]
 
     def job(self) -> LabelJob:
-        judge = JudgeOptions(
-            self.judge_url,
-            self.judge_model,
-            self.judge_api,
-            self.judge_template,
-            self.judge_temperature,
-            self.judge_max_tokens,
-            self.judge_api_key_env,
-            self.judge_timeout,
-            self.judge_retries,
-            self.judge_concurrency,
-        )
         return LabelJob(
             method=self.method,
             policy=self.policy,
@@ -137,9 +101,9 @@ class Config:
             top_p=self.top_p,
             world=self.world,
             with_path=self.with_,
-            omega=OmegaOptions(self.omega_after, self.omega_early_stop),
-            consensus=ConsensusOptions(self.consensus_mode),
-            judge=judge,
+            omega=self.omega,
+            consensus=self.consensus,
+            judge=self.judge,
             perturb=PerturbOptions(self.perturb_correct, tuple(self.mistake_kinds())),
         )
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from prmkit.data import Sample
 from prmkit.data.formats import hard_from_first_error
 from prmkit.label.base import LabelContext, with_labels
+from prmkit.label.options import JudgeOptions
 from prmkit.models.openai_http import HTTPStatusError, OpenAIHTTP, Unreachable
 
 DEFAULT_TEMPLATE = """The following is a math problem and a step-by-step solution. Review each step.
@@ -123,40 +124,32 @@ def majority(votes: list[int]) -> int | None:
 @dataclass
 class JudgeClient:
     """An OpenAI-compatible endpoint: POST {url}/chat/completions or {url}/completions,
-    through prmkit's one HTTP client for such endpoints (`prmkit.models.openai_http`)."""
+    through prmkit's one HTTP client for such endpoints (`prmkit.models.openai_http`);
+    `options` name the endpoint, the model and how to sample and retry."""
 
-    url: str
-    model: str
-    api: str = "chat"
-    temperature: float = 0.7
-    max_tokens: int = 512
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout: float = 60.0
-    retries: int = 3
-    concurrency: int = 4
-    """connections kept open (the labeler's --judge-concurrency)"""
+    options: JudgeOptions
     _http: OpenAIHTTP | None = field(default=None, init=False, repr=False)
 
     def _client(self) -> OpenAIHTTP:
         if self._http is None:
-            key = os.environ.get(self.api_key_env) if self.api_key_env else None
+            key = os.environ.get(self.options.api_key_env) if self.options.api_key_env else None
             self._http = OpenAIHTTP(
-                self.url.rstrip("/"),
+                self.options.url.rstrip("/"),
                 key or None,
-                timeout=self.timeout,
-                retries=self.retries,
+                timeout=self.options.timeout,
+                retries=self.options.retries,
                 backoff=0.25,
                 max_backoff=8.0,
-                max_connections=self.concurrency,
+                max_connections=self.options.concurrency,
             )
         return self._http
 
     def _post(self, payload: dict) -> dict:
-        path = "/chat/completions" if self.api == "chat" else "/completions"
+        path = "/chat/completions" if self.options.api == "chat" else "/completions"
         try:
             return self._client().request("POST", path, payload)
         except (HTTPStatusError, Unreachable) as e:
-            endpoint = self.url.rstrip("/") + path
+            endpoint = self.options.url.rstrip("/") + path
             raise ConnectionError(f"judge endpoint {endpoint} failed: {e}") from None
 
     def models(self) -> list[str]:
@@ -164,7 +157,7 @@ class JudgeClient:
         try:
             listed = self._client().request("GET", "/models")
         except (HTTPStatusError, Unreachable) as e:
-            raise ConnectionError(f"judge endpoint {self.url}/models failed: {e}") from None
+            raise ConnectionError(f"judge endpoint {self.options.url}/models failed: {e}") from None
         return [
             str(m["id"]) for m in (listed.get("data") or []) if isinstance(m, dict) and "id" in m
         ]
@@ -174,12 +167,12 @@ class JudgeClient:
         texts, tokens, requests = [], 0, 0
         while len(texts) < m and requests < 2 * m:
             payload = {
-                "model": self.model,
+                "model": self.options.model,
                 "n": m - len(texts),
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
+                "temperature": self.options.temperature,
+                "max_tokens": self.options.max_tokens,
             }
-            if self.api == "chat":
+            if self.options.api == "chat":
                 payload["messages"] = [{"role": "user", "content": prompt}]
             else:
                 payload["prompt"] = prompt
@@ -187,10 +180,12 @@ class JudgeClient:
             requests += 1
             choices = resp.get("choices") or []
             if not choices:
-                raise ConnectionError(f"judge endpoint {self.url} returned no choices")
+                raise ConnectionError(f"judge endpoint {self.options.url} returned no choices")
             for c in choices[: m - len(texts)]:
                 text = (
-                    (c.get("message") or {}).get("content") if self.api == "chat" else c.get("text")
+                    (c.get("message") or {}).get("content")
+                    if self.options.api == "chat"
+                    else c.get("text")
                 )
                 texts.append(text or "")
             tokens += int((resp.get("usage") or {}).get("completion_tokens") or 0)
@@ -201,17 +196,7 @@ def client_from(ctx: LabelContext) -> JudgeClient:
     o = ctx.judge
     if not o.url:
         raise ValueError("the judge method needs --judge-url (an OpenAI-compatible base URL)")
-    return JudgeClient(
-        url=o.url,
-        model=o.model,
-        api=o.api,
-        temperature=o.temperature,
-        max_tokens=o.max_tokens,
-        api_key_env=o.api_key_env,
-        timeout=o.timeout,
-        retries=o.retries,
-        concurrency=max(1, o.concurrency),
-    )
+    return JudgeClient(dataclasses.replace(o, concurrency=max(1, o.concurrency)))
 
 
 @dataclass
@@ -247,8 +232,8 @@ def judge_one(client: JudgeClient, template: str, s: Sample, m: int) -> Sample:
         "k": m,
         "rollouts": v.samples,
         "tokens": v.tokens,
-        "model": client.model,
-        "api": client.api,
+        "model": client.options.model,
+        "api": client.options.api,
         "votes": v.votes,
         "unparsed": v.unparsed,
         "requests": v.requests,

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from prmkit.data import InputError
 from prmkit.label.judge import TEMPLATES, JudgeClient, critique
+from prmkit.label.options import JudgeOptions
 
 PREFIX = "critic:"
 
@@ -61,7 +62,7 @@ class CriticPRM:
             with ThreadPoolExecutor(self.concurrency) as pool:
                 verdicts = list(pool.map(one, items))
         except ConnectionError as e:
-            raise InputError(str(e), self.client.url) from None
+            raise InputError(str(e), self.client.options.url) from None
         for v in verdicts:
             self.usage["solutions"] += 1
             self.usage["requests"] += v.requests
@@ -87,9 +88,11 @@ def load_critic(
         raise InputError("expected critic:http(s)://HOST[:PORT]/v1", spec)
     m = 1 if samples is None else samples
     temp = temperature if temperature is not None else (0.0 if m == 1 else 0.7)
-    client = JudgeClient(url=url, model=model or "", temperature=temp, max_tokens=2048)
+    client = JudgeClient(
+        JudgeOptions(url=url, model=model or "", temperature=temp, max_tokens=2048)
+    )
     if not model:
-        client.model = served_model(client, spec)
+        client.options.model = served_model(client, spec)
     return CriticPRM(client, m, read_template(template))
 
 
