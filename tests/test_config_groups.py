@@ -11,7 +11,7 @@ import pytest
 from prmkit.commands.label import Config as LabelConfig
 from prmkit.config import OneLineParser, add_arguments, build_config, flags_of, group
 from prmkit.data import InputError
-from prmkit.label.options import JudgeOptions
+from prmkit.label.options import MISTAKES, JudgeOptions, PerturbOptions
 
 
 @dataclass
@@ -79,3 +79,23 @@ def test_label_judge_flags_fill_judge_options():
         parse(
             ["--method", "verify", "--in", "a", "--out", "b", "--judge-timeout", "0"], LabelConfig
         )
+
+
+def test_label_perturb_mistakes_is_one_comma_separated_flag_or_recipe_key(tmp_path):
+    base = ["--method", "perturb", "--in", "a", "--out", "b"]
+    cfg = parse(
+        base + ["--perturb-mistakes", "copy, unit", "--perturb-correct", "0.5"], LabelConfig
+    )
+    assert cfg.job().perturb == PerturbOptions(correct=0.5, mistakes=("copy", "unit"))
+    assert parse(base, LabelConfig).perturb.mistakes == MISTAKES
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("perturb_mistakes: arithmetic,skip\n")
+    cfg = build_config(
+        LabelConfig,
+        argparse.Namespace(
+            config=str(recipe), **dict(zip(["method", "in_", "out"], ["perturb", "a", "b"]))
+        ),
+    )
+    assert cfg.perturb.mistakes == ("arithmetic", "skip")
+    with pytest.raises(InputError, match="--perturb-mistakes takes kinds from"):
+        parse(base + ["--perturb-mistakes", "copy,typo"], LabelConfig)

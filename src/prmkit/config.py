@@ -47,6 +47,11 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def comma_list(text: str) -> tuple[str, ...]:
+    """A flag's comma-separated words as a tuple: "a, b," -> ("a", "b")."""
+    return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
 def group(prefix: str, options: type) -> Any:
     """A Config field holding `options()` whose fields are flags `--PREFIX-NAME`."""
     return dataclasses.field(default_factory=options, metadata={"group": prefix})
@@ -126,7 +131,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         )
         help_ = fl.doc
         if not required:
-            help_ += f" (default: {default})"
+            shown = ",".join(default) if typing.get_origin(tp) is tuple else default
+            help_ += f" (default: {shown})"
         if fl.range is not None and fl.range != "any":
             help_ += f" [{fl.range}]"
         if f.metadata.get("positional"):  # `prmkit data get NAME`: a word, not a flag
@@ -144,6 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             (inner,) = typing.get_args(tp)
             kw["nargs"] = "+"
             tp = inner
+        elif typing.get_origin(tp) is tuple:  # tuple[str, ...]: one comma-separated flag
+            tp = comma_list
         parser.add_argument(flag, type=tp, metavar=fl.name.rstrip("_").upper(), **kw)
 
 
@@ -199,6 +207,10 @@ def build_config(cls: type, ns: argparse.Namespace) -> Any:
                     f"unknown setting {k!r}; known: {', '.join(sorted(names))}", cfg_path
                 )
             values[key] = v
+    for fl in flags:  # a recipe's comma-separated words (or YAML list) for a tuple setting
+        if typing.get_origin(_base_type(fl.hint)[0]) is tuple and fl.name in values:
+            v = values[fl.name]
+            values[fl.name] = comma_list(v) if isinstance(v, str) else tuple(v)
     values.update({k: v for k, v in vars(ns).items() if k in names})
     missing = [
         fl.name

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from prmkit.config import group
 from prmkit.data import Sample, StepLabels
 from prmkit.data.formats import first_error_from_hard
 from prmkit.label.options import ConsensusOptions, JudgeOptions, OmegaOptions, PerturbOptions
@@ -36,18 +37,38 @@ class ItemError(ValueError):
 
 @dataclass(kw_only=True)
 class Settings:
-    """What shapes an item's labels (besides the method): shared by a run's job and context."""
+    """What shapes an item's labels (besides the method): shared by a run's job and
+    context, and the settings `prmkit label`'s Config inherits (the docstrings are its
+    help; a method's options are flags --omega-*, --consensus-*, --judge-*, --perturb-*)."""
 
+    RANGES: ClassVar[dict[str, str]] = {
+        "k": ">= 1",
+        "seed": ">= 0",
+        "max_new_tokens": ">= 1",
+        "temperature": ">= 0",
+        "top_p": "(0, 1]",
+    }
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     k: int = 8
+    """rollouts per prefix (mc, omega, progress), or judge answers per solution (judge)"""
     seed: int = 0
+    """run seed; each item's rollouts are seeded from it and the item id"""
     max_new_tokens: int = 96
+    """most tokens per rollout"""
     temperature: float = 1.0
+    """rollout sampling temperature"""
     top_p: float = 1.0
+    """rollout nucleus sampling mass"""
     world: str = "auto"
-    omega: OmegaOptions = field(default_factory=OmegaOptions)
-    consensus: ConsensusOptions = field(default_factory=ConsensusOptions)
-    judge: JudgeOptions = field(default_factory=JudgeOptions)
-    perturb: PerturbOptions = field(default_factory=PerturbOptions)
+    """world that reads answers and verifies steps: arithmetic, gsm8k, or auto (each sample's meta.world, else arithmetic)"""
+    omega: OmegaOptions = group("omega", OmegaOptions)
+    """omega's options"""
+    consensus: ConsensusOptions = group("consensus", ConsensusOptions)
+    """consensus's options"""
+    judge: JudgeOptions = group("judge", JudgeOptions)
+    """judge's options"""
+    perturb: PerturbOptions = group("perturb", PerturbOptions)
+    """perturb's options"""
 
 
 @dataclass(kw_only=True)

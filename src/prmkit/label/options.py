@@ -54,9 +54,15 @@ class JudgeOptions:
     """requests in flight at once"""
 
 
+MISTAKES = ("arithmetic", "copy", "operation", "skip", "early", "unit")
+"""the mistakes `perturb` can inject into a reference (`prmkit.label.perturb`)"""
+
+
 @dataclass
 class PerturbOptions:
+    RANGES: ClassVar[dict[str, str]] = {"correct": "[0, 1]"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     correct: float = 0.4
     """fraction of references kept correct (the rest get one mistake each)"""
-    mistakes: tuple[str, ...] = ()
-    """mistake kinds to draw from (each tried in a random order); () = every kind"""
+    mistakes: tuple[str, ...] = MISTAKES
+    """comma-separated mistake kinds to draw from (each tried in a random order)"""

@@ -35,10 +35,10 @@ import re
 from prmkit.data import Sample, StepLabels
 from prmkit.data.formats import hard_from_first_error
 from prmkit.label.base import LabelContext
+from prmkit.label.options import MISTAKES
 from prmkit.models.sampling import derive_seed
 from prmkit.worlds import gsm8k
 
-MISTAKES = ("arithmetic", "copy", "operation", "skip", "early", "unit")
 UNIT_FACTORS = {
     60: r"minute|hour|second",
     100: r"%|percent|cent",
