@@ -24,7 +24,6 @@ import json
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -32,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import published_tiny as tiny  # noqa: E402
+from timing import timed  # noqa: E402
 
 from prmkit.prm.published import load_published  # noqa: E402
 
@@ -55,19 +55,6 @@ def solutions(n: int, min_steps: int, max_steps: int, seed: int) -> list[tuple[s
         )
         for _ in range(n)
     ]
-
-
-def timed(fns: list, repeats: int) -> list[float]:
-    """The fastest of `repeats` interleaved runs of each function, after a warm-up."""
-    for fn in fns:
-        fn()
-    ts: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for t, fn in zip(ts, fns):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-    return [min(t) for t in ts]
 
 
 def bench(prm, items, repeats: int) -> dict:

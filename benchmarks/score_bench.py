@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
+from timing import timed
 
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
@@ -38,23 +38,6 @@ def solutions(n: int, n_steps: int, seed: int) -> list[tuple[str, list[str]]]:
     """n correct solutions with exactly n_steps steps (n_steps - 1 operations + answer)."""
     d = Difficulty(min_ops=n_steps - 1, max_ops=n_steps - 1)
     return [(p["prompt"], arithmetic.solve(p["prompt"])) for p in arithmetic.generate(n, seed, d)]
-
-
-def timed(fns: list, repeats: int) -> list[float]:
-    """The fastest of `repeats` runs of each function, after one warm-up run each.
-
-    The runs are interleaved (a, b, c, a, b, c, ...) so load from other processes on
-    a shared machine hits all of them alike; the minimum is the least disturbed run.
-    """
-    for fn in fns:
-        fn()
-    ts: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for t, fn in zip(ts, fns):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-    return [min(t) for t in ts]
 
 
 def main(argv: list[str] | None = None) -> dict:
