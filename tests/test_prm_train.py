@@ -236,3 +236,11 @@ def test_prm_training_gives_the_same_weights_at_1_and_2_threads(samples):
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(a, b) for a, b in zip(*states))
+
+
+def test_a_step_model_trains_on_one_window_per_solution_unless_it_cuts_them(samples):
+    m = BuiltinStepModel.new(GPTConfig(vocab_size=104, n_layer=1, n_head=2, d_model=16), "prm")
+    s = samples[0]
+    (one,) = m.windows(s.prompt, s.steps, [1.0] * len(s.steps))
+    assert one == m.encode(s.prompt, s.steps, [1.0] * len(s.steps))
+    assert len(encode_for_training(m, samples[:3])) == 3

@@ -143,3 +143,22 @@ def test_local_rule_prm_scores_work_after_a_mistake():
         "step after the final answer",
     ]
     assert RULE_PRMS["local-rule"]("gsm8k").score([("q", text)]) == [[0.0, 1.0, 1.0, 0.0]]
+
+
+def test_every_world_states_the_world_members():
+    import inspect
+
+    from prmkit.worlds import WORLDS, World
+
+    members = [n for n in vars(World) if not n.startswith("_")]
+    assert {"NAME", "TURNS", "grade", "extract_answer", "local_errors", "same_answer"} <= set(
+        members + list(World.__annotations__)
+    )
+    for name, w in WORLDS.items():
+        assert w.NAME == name and isinstance(w.TURNS, bool)
+        for fn in ("grade", "extract_answer", "local_errors", "same_answer"):
+            assert callable(getattr(w, fn)), (name, fn)
+        assert len(inspect.signature(w.same_answer).parameters) == 2
+    assert [n for n, w in WORLDS.items() if w.TURNS] == ["toolqa"]
+    assert A.same_answer(" 12", "12 ") and not A.same_answer("12", "13")
+    assert WORLDS["gsm8k"].same_answer("1,000", "1000")

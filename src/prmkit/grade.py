@@ -26,7 +26,7 @@ def graded_sample(
     steps = steps or [""]  # an empty generation is one empty (wrong) step, never dropped
     w = get_world(world)
     g = w.grade(problem.prompt, problem.answer, steps)
-    turns = [split_step(s) for s in steps] if hasattr(w, "TURN_SEP") else None
+    turns = [split_step(s) for s in steps] if w.TURNS else None
     return Sample(
         id=sid,
         problem_id=problem.id,

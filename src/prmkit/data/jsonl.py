@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prmkit.data.errors import InputError
 
@@ -79,12 +79,19 @@ def read_jsonl(
     return out
 
 
-def _plain(r: Any) -> Any:
-    return r.to_dict() if hasattr(r, "to_dict") else r
+class Record(Protocol):
+    """A record type of prmkit (Problem, Sample, SearchRecord, ...): JSON through `to_dict`."""
+
+    def to_dict(self) -> dict: ...
 
 
-def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
-    """Write records (dicts or objects with `to_dict`) atomically; returns the count."""
+def _plain(r: dict | Record) -> dict:
+    """A JSON object: a dict as it is, a record through its `to_dict`."""
+    return r if isinstance(r, dict) else r.to_dict()
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict | Record]) -> int:
+    """Write records (dicts or `Record`s) atomically; returns the count."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
@@ -97,7 +104,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[Any]) -> int:
     return n
 
 
-def append_jsonl(f, records: Iterable[Any]) -> None:
+def append_jsonl(f, records: Iterable[dict | Record]) -> None:
     """Append records to an open text file and flush to disk, for resumable runs."""
     for r in records:
         f.write(json.dumps(_plain(r), ensure_ascii=False) + "\n")

@@ -24,7 +24,7 @@ from prmkit.data.formats import first_error_from_hard
 from prmkit.label.options import ConsensusOptions, JudgeOptions, OmegaOptions, PerturbOptions
 from prmkit.models.generator import Generation, Generator, SamplingParams, continue_steps
 from prmkit.models.sampling import derive_seed
-from prmkit.worlds import get_world
+from prmkit.worlds import World, get_world
 
 
 class ItemError(ValueError):
@@ -89,11 +89,9 @@ def world_of(sample: Sample, ctx: LabelContext):
     return get_world(name)
 
 
-def same_answer(world, a: str | None, reference: str) -> bool:
-    if a is None:
-        return False
-    eq = getattr(world, "same_answer", None)
-    return eq(a, reference) if eq is not None else a.strip() == str(reference).strip()
+def same_answer(world: World, a: str | None, reference: str) -> bool:
+    """Whether a stated answer (None: none stated) is the reference, as the world says."""
+    return a is not None and world.same_answer(a, reference)
 
 
 def is_complete(sample: Sample, ctx: LabelContext) -> bool:

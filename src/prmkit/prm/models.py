@@ -53,6 +53,11 @@ class StepModel(nn.Module):
             )
         return t
 
+    def windows(self, prompt: str, steps: list[str], labels=None) -> list[Tagged]:
+        """The training examples of one solution: the whole solution, encoded once (an
+        encoder PRM cuts a long one into windows)."""
+        return [self.encode(prompt, steps, labels)]
+
     def step_logits(self, batch: Batch) -> torch.Tensor:
         """(N,) one logit per step tag, N = batch.tags.sum(), in row-major order."""
         raise NotImplementedError

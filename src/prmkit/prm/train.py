@@ -150,10 +150,7 @@ def encode_for_training(
             targets: list[float | None] = [None] * (len(s.steps) - 1) + [outcome(s)]
         else:
             targets = list(step_targets(s, labels))
-        if hasattr(model, "windows"):  # an encoder PRM: every window of a long solution
-            out += model.windows(s.prompt, s.steps, targets)
-        else:
-            out.append(model.encode(s.prompt, s.steps, targets))
+        out += model.windows(s.prompt, s.steps, targets)  # an encoder PRM: several
     return out
 
 

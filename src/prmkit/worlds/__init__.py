@@ -1,15 +1,20 @@
 """Worlds: problem generators with exact graders. Imports nothing else of prmkit.
 
 WORLDS maps a world's name to its module; every world module exposes
-`grade(prompt, reference, steps) -> Grade`, `extract_answer(steps)`, and
-`local_errors(prompt, steps)`: each step judged on its own, not only up to the first
-error.
+the members of `base.World`: `grade(prompt, reference, steps) -> Grade`,
+`extract_answer(steps)`, `local_errors(prompt, steps)` (each step judged on its own,
+not only up to the first error), `same_answer(a, reference)`, NAME and TURNS.
 """
 
 from prmkit.worlds import arithmetic, gsm8k, math, toolqa
-from prmkit.worlds.base import Grade
+from prmkit.worlds.base import Grade, World
 
-WORLDS = {"arithmetic": arithmetic, "gsm8k": gsm8k, "math": math, "toolqa": toolqa}
+WORLDS: dict[str, World] = {
+    "arithmetic": arithmetic,
+    "gsm8k": gsm8k,
+    "math": math,
+    "toolqa": toolqa,
+}
 
 
 def guess_world(prompt: str, meta: dict | None = None) -> str:
@@ -26,10 +31,20 @@ def guess_world(prompt: str, meta: dict | None = None) -> str:
         return "gsm8k"
 
 
-def get_world(name: str):
+def get_world(name: str) -> World:
     if name not in WORLDS:
         raise ValueError(f"unknown world {name!r}; choose from {sorted(WORLDS)}")
     return WORLDS[name]
 
 
-__all__ = ["WORLDS", "Grade", "arithmetic", "get_world", "gsm8k", "guess_world", "math", "toolqa"]
+__all__ = [
+    "WORLDS",
+    "Grade",
+    "World",
+    "arithmetic",
+    "get_world",
+    "gsm8k",
+    "guess_world",
+    "math",
+    "toolqa",
+]

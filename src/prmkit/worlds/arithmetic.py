@@ -23,9 +23,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from prmkit.worlds.base import AFTER, ERROR, NOOP, OK, Grade
+from prmkit.worlds.base import AFTER, ERROR, NOOP, OK, Grade, same_text
 
 NAME = "arithmetic"
+TURNS = False
+same_answer = same_text  # an integer is written one way
 _STEP = re.compile(r"^\s*(-?\d+)\s*([+\-*])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
 _ANSWER = re.compile(r"^\s*Answer:\s*(-?\d+)\s*$")
 _PROMPT = re.compile(r"^Start with (-?\d+), then (.*)\.$")

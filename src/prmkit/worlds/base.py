@@ -1,8 +1,9 @@
-"""What every world's grader returns."""
+"""What every world module states (`World`) and what its grader returns (`Grade`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # Per-step status values.
 OK = "ok"  # correct and makes progress
@@ -44,3 +45,34 @@ class Grade:
             "reason": self.reason,
             "kind": self.kind,
         }
+
+
+class World(Protocol):
+    """The members every world module defines (`prmkit.worlds.WORLDS` maps a name to
+    one); callers use them and never probe a world for what it has."""
+
+    NAME: str
+    TURNS: bool
+    """whether a step is a tool-use turn, `action => observation` (`data.turns`)"""
+
+    def grade(self, prompt: str, reference: str, steps: list[str], partial: bool = False) -> Grade:
+        """The exact verdict on a solution."""
+        ...
+
+    def extract_answer(self, steps: list[str]) -> str | None:
+        """The final answer a solution states, None if it states none."""
+        ...
+
+    def local_errors(self, prompt: str, steps: list[str]) -> list[str | None]:
+        """Each step judged on its own: why it is wrong, None where it is right."""
+        ...
+
+    def same_answer(self, a: str, reference: str) -> bool:
+        """Whether a stated answer is the reference answer."""
+        ...
+
+
+def same_text(a: str, reference: str) -> bool:
+    """Answers compared as text, white space at either end aside: the `same_answer` of a
+    world whose answers are written one way."""
+    return a.strip() == str(reference).strip()

@@ -31,6 +31,7 @@ from prmkit.worlds.calc import decimals, parse_number, safe_eval
 from prmkit.worlds.freetext import check_text
 
 NAME = "gsm8k"
+TURNS = False
 ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _FINAL = re.compile(r"####\s*(.+?)\s*$")
 
@@ -82,6 +83,7 @@ def normalize_answer(text: str) -> str:
 
 
 def same_answer(a: str, b: str) -> bool:
+    """Whether two answers are the same number (or text) once normalized."""
     return normalize_answer(a) == normalize_answer(b)
 
 

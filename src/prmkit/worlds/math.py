@@ -26,9 +26,11 @@ import re
 import threading
 
 from prmkit.worlds import _mathcheck
-from prmkit.worlds.base import ERROR, OK, Grade
+from prmkit.worlds.base import ERROR, OK, Grade, same_text
 
 NAME = "math"
+TURNS = False
+same_answer = same_text  # labelers compare answers as text; `grade` uses math-verify
 TIMEOUT_S = 5.0
 """seconds one equivalence check may take before it counts as not equivalent"""
 

@@ -9,6 +9,7 @@
 Imports nothing else of prmkit.
 """
 
+from prmkit.worlds.base import same_text as same_answer
 from prmkit.worlds.toolqa.kb import (
     OBS_ANSWER,
     TOOLS,
@@ -21,6 +22,7 @@ from prmkit.worlds.toolqa.task import (
     MISTAKES,
     NAME,
     TURN_SEP,
+    TURNS,
     Difficulty,
     Task,
     add_noop,
@@ -46,6 +48,7 @@ __all__ = [
     "OBS_ANSWER",
     "TOOLS",
     "TURN_SEP",
+    "TURNS",
     "Difficulty",
     "Task",
     "add_noop",
@@ -61,6 +64,7 @@ __all__ = [
     "observe",
     "parse_action",
     "parse_prompt",
+    "same_answer",
     "solve",
     "split_turn",
     "turn",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from prmkit.worlds.toolqa import kb as K
 
 NAME = "toolqa"
+TURNS = True
 TURN_SEP = " => "
 _PROMPT = re.compile(
     r"^kb (\d+)\. From ([A-Za-z ]+?)(?: follow ([a-z, ]+);)? give the ([a-z]+)"
