@@ -254,3 +254,15 @@ def test_top_scores_from_cached_states_equal_the_scorer(bert_dir, samples):
         owner += [i] * len(w)
     got = top_scores(m, 2, rows, lower_states(m, rows, 2), owner)
     assert torch.allclose(_flat(got), _flat(EncoderScorer(m).score(items)), atol=1e-5)
+
+
+def test_search_counts_the_tokens_of_every_window_the_encoder_reads(bert_dir, samples):
+    from prmkit.search.core import prm_input_tokens
+
+    m = EncoderStepModel.from_pretrained(str(bert_dir), context=4)
+    m.window = 24  # several windows per solution
+    items = [(s.prompt, s.steps) for s in samples[:4]]
+    got = prm_input_tokens(EncoderScorer(m), items)
+    want = [sum(len(t.input_ids) for t in m.windows(p, st)) for p, st in items]
+    assert got == want
+    assert got != [len(p) + sum(len(x) + 1 for x in st) for p, st in items]  # not characters

@@ -20,6 +20,7 @@ from typing import ClassVar, Literal
 from prmkit.models.steps import render
 from prmkit.prm.aggregate import AGGREGATORS, aggregate
 from prmkit.prm.base import StepScorer
+from prmkit.prm.encoder import EncoderScorer
 from prmkit.prm.scoring import ModelScorer
 from prmkit.worlds import get_world
 
@@ -158,10 +159,14 @@ class SearchRecord:
 
 def prm_input_tokens(scorer: StepScorer, items: list[tuple[str, list[str]]]) -> list[int]:
     """Tokens the PRM reads per item: the length of a trained prmkit PRM's own encoding
-    (`ModelScorer`), else the characters of the rendered prompt and steps (what a
-    character-level PRM such as the rule PRM reads)."""
+    (`ModelScorer`), the tokens of every window an encoder PRM reads (`EncoderScorer`;
+    the context carried into a later window counts again), else the characters of the
+    rendered prompt and steps (what a character-level PRM such as the rule PRM reads)."""
     if isinstance(scorer, ModelScorer):
         return [len(scorer.model.encode(p, list(s)).input_ids) for p, s in items]
+    if isinstance(scorer, EncoderScorer):
+        windows = [scorer.model.windows(p, list(s)) for p, s in items]
+        return [sum(len(t.input_ids) for t in ws) for ws in windows]
     return [_chars(p, s) for p, s in items]
 
 
