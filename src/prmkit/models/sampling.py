@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import torch
 
@@ -86,29 +87,74 @@ def sample(
     every row gets its own token budget and its own random stream.
     """
     model.eval()
-    B = len(prompts)
     ids, mask = left_pad(prompts, pad_id)
     P = ids.shape[1]
     pos0 = (mask.long().cumsum(1) - 1).clamp(min=0)  # (B, P) real positions
     n_real = mask.sum(1)  # (B,)
-    # Each row may grow up to block_size from its own length, whatever the batch holds.
-    row_budget = (model.cfg.block_size - n_real).clamp(max=max_new_tokens)
+    row_budget = row_budgets(model, n_real, max_new_tokens)
+    p = next(model.parameters())
     budget = int(row_budget.max())
+    cache = KVCache(model.cfg, len(prompts), P + budget, p.dtype, p.device) if use_cache else None
+    logits = model(ids, key_mask=mask, pos=pos0, cache=cache)[:, -1]
+    start = Start(logits, cache, mask, n_real, row_budget, None if use_cache else (ids, pos0))
+    return decode(model, start, stop_ids, pad_id, temperature, top_p, generator, row_seeds)
+
+
+def row_budgets(model: GPT, n_real: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """(B,) tokens each row may still generate: up to block_size from its own length."""
+    row_budget = (model.cfg.block_size - n_real).clamp(max=max_new_tokens)
     if int(row_budget.min()) <= 0:
         raise ValueError(
-            f"prompt of {P} tokens leaves no room in block_size {model.cfg.block_size}"
+            f"prompt of {int(n_real.max())} tokens leaves no room in block_size "
+            f"{model.cfg.block_size}"
         )
+    return row_budget
+
+
+@dataclass
+class Start:
+    """Where decoding starts, after the prompts' prefill.
+
+    logits: (B, V) at each row's last prompt token. cache: the keys and values so far
+    (None: no cache). mask: (B, S) bool, True at the real keys of the S so far.
+    n_real: (B,) real tokens per row (the next position). row_budget: (B,) tokens
+    each row may generate. seq: without a cache, the (B, S) ids and positions so far.
+    """
+
+    logits: torch.Tensor
+    cache: KVCache | None
+    mask: torch.Tensor
+    n_real: torch.Tensor
+    row_budget: torch.Tensor
+    seq: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+@torch.no_grad()
+def decode(
+    model: GPT,
+    start: Start,
+    stop_ids: set[int],
+    pad_id: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+    row_seeds: list[int] | None = None,
+) -> tuple[list[list[int]], list[list[float]], list[int | None]]:
+    """The decoding loop of `sample` from a prefilled `start` (same returns)."""
+    logits, cache, full_mask, n_real, row_budget = (
+        start.logits,
+        start.cache,
+        start.mask,
+        start.n_real,
+        start.row_budget,
+    )
+    use_cache = cache is not None
+    seq, full_pos = start.seq if start.seq is not None else (None, None)
+    B = len(row_budget)
+    budget = int(row_budget.max())
     uniforms = (
         row_uniforms(row_seeds, budget) if row_seeds is not None and temperature > 0 else None
     )
-    device = next(model.parameters()).device
-    cache = (
-        KVCache(model.cfg, B, P + budget, next(model.parameters()).dtype, device)
-        if use_cache
-        else None
-    )
-    seq, full_mask, full_pos = ids, mask, pos0
-    logits = model(ids, key_mask=mask, pos=pos0, cache=cache)[:, -1]
     out = torch.zeros((B, budget), dtype=torch.long)
     lps = torch.zeros((B, budget))
     done = torch.zeros(B, dtype=torch.bool)
