@@ -11,7 +11,7 @@ from prmkit.data.converters import report_skipped
 from prmkit.grade import sample_problems
 from prmkit.models.generator import SamplingParams
 from prmkit.models.load import load_generator
-from prmkit.worlds import WORLDS
+from prmkit.worlds import WORLDS, get_world
 
 
 @dataclass
@@ -35,8 +35,8 @@ class Config:
     """samples per problem"""
     seed: int = 0
     """random seed: the same seed gives the same samples"""
-    max_new_tokens: int = 96
-    """most tokens per solution"""
+    max_new_tokens: int | None = None
+    """most policy tokens per solution (default: the world's, 96; toolqa 256, an episode's actions)"""
     temperature: float = 1.0
     """sampling temperature (0 = greedy)"""
     top_p: float = 1.0
@@ -60,7 +60,8 @@ def run(cfg: Config) -> dict:
     problems = read_jsonl(cfg.problems, Problem.from_dict, invalid)
     skipped = report_skipped(invalid)
     policy = load_generator(cfg.policy)
-    params = SamplingParams(cfg.n, cfg.max_new_tokens, cfg.temperature, cfg.top_p, seed=cfg.seed)
+    max_new = cfg.max_new_tokens or get_world(cfg.world).MAX_NEW_TOKENS  # None: the world's
+    params = SamplingParams(cfg.n, max_new, cfg.temperature, cfg.top_p, seed=cfg.seed)
     t0 = time.time()
     try:
         samples, tokens = sample_problems(
@@ -78,5 +79,6 @@ def run(cfg: Config) -> dict:
         "samples": len(samples),
         "accuracy": round(1 - len(wrong) / len(samples), 4),
         "tokens": tokens,
+        "max_new_tokens": max_new,
         "seconds": round(time.time() - t0, 2),
     }

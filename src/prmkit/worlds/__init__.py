@@ -3,7 +3,8 @@
 WORLDS maps a world's name to its module; every world module exposes
 the members of `base.World`: `grade(prompt, reference, steps) -> Grade`,
 `extract_answer(steps)`, `local_errors(prompt, steps)` (each step judged on its own,
-not only up to the first error), `same_answer(a, reference)`, NAME and TURNS.
+not only up to the first error), `same_answer(a, reference)`, NAME, TURNS and
+MAX_NEW_TOKENS (the policy tokens a sample gets by default).
 """
 
 from prmkit.worlds import arithmetic, gsm8k, math, toolqa

@@ -28,6 +28,7 @@ from prmkit.worlds.base import AFTER, ERROR, NOOP, OK, Grade, same_text
 NAME = "arithmetic"
 TURNS = False
 same_answer = same_text  # an integer is written one way
+MAX_NEW_TOKENS = 96  # the policy tokens a sample gets by default (`prmkit sample`)
 _STEP = re.compile(r"^\s*(-?\d+)\s*([+\-*])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
 _ANSWER = re.compile(r"^\s*Answer:\s*(-?\d+)\s*$")
 _PROMPT = re.compile(r"^Start with (-?\d+), then (.*)\.$")

@@ -54,6 +54,8 @@ class World(Protocol):
     NAME: str
     TURNS: bool
     """whether a step is a tool-use turn, `action => observation` (`data.turns`)"""
+    MAX_NEW_TOKENS: int
+    """the policy tokens a sample gets by default (`prmkit sample --max-new-tokens`)"""
 
     def grade(self, prompt: str, reference: str, steps: list[str], partial: bool = False) -> Grade:
         """The exact verdict on a solution."""

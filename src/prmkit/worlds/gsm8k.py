@@ -32,6 +32,7 @@ from prmkit.worlds.freetext import check_text
 
 NAME = "gsm8k"
 TURNS = False
+MAX_NEW_TOKENS = 96  # the policy tokens a sample gets by default (`prmkit sample`)
 ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _FINAL = re.compile(r"####\s*(.+?)\s*$")
 

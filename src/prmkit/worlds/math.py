@@ -31,6 +31,7 @@ from prmkit.worlds.base import ERROR, OK, Grade, same_text
 NAME = "math"
 TURNS = False
 same_answer = same_text  # labelers compare answers as text; `grade` uses math-verify
+MAX_NEW_TOKENS = 96  # the policy tokens a sample gets by default (`prmkit sample`)
 TIMEOUT_S = 5.0
 """seconds one equivalence check may take before it counts as not equivalent"""
 

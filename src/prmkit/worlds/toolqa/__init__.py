@@ -36,6 +36,11 @@ from prmkit.worlds.toolqa.task import (
 )
 from prmkit.worlds.toolqa.verify import extract_answer, grade, judge, local_errors
 
+MAX_NEW_TOKENS = 256
+"""The policy tokens an episode gets by default (`prmkit sample`): up to 8 tool calls of
+about 15 characters each, with room for mistakes and redundant lookups (observations
+are not counted)."""
+
 
 def environment(question: str):
     """The environment a question is asked in: action -> (observation, episode over)."""
@@ -43,6 +48,7 @@ def environment(question: str):
 
 
 __all__ = [
+    "MAX_NEW_TOKENS",
     "MISTAKES",
     "NAME",
     "OBS_ANSWER",
