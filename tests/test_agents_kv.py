@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from prmkit.agents import builtin
 from prmkit.agents.builtin import builtin_agent
 from prmkit.agents.train import AgentSFTSettings, train_agent_policy
 from prmkit.models.builtin import BuiltinPolicy
@@ -65,3 +66,14 @@ def test_agent_trajectories_with_and_without_the_kv_cache(trained, temperature, 
             assert x.logprobs == pytest.approx(y.logprobs, abs=1e-4)
             turns += len(x.steps)
     assert turns >= 2 * len(QS) * 2  # several turns per episode: the cache was reused
+
+
+def test_kept_caches_past_the_byte_budget_are_re_read(trained, monkeypatch):
+    monkeypatch.setattr(builtin, "KV_BYTES", 1)  # only the first episode's cache is kept
+    params = SamplingParams(n=1, max_new_tokens=150, temperature=1.0, seed=9)
+    a = builtin_agent(trained, max_turns=6, action_tokens=24).generate(QS[:3], params)
+    b = builtin_agent(trained, max_turns=6, action_tokens=24, kv_cache=False).generate(
+        QS[:3], params
+    )
+    assert [g[0].text for g in a] == [g[0].text for g in b]
+    assert sum(len(g[0].steps) for g in a) >= 6

@@ -30,9 +30,14 @@ def kept_cache(store: dict[str, RowCache], text: str) -> RowCache | None:
     return None
 
 
+KV_BYTES = 2**29
+"""The most bytes of kept caches (episodes past it re-read their text next turn): a
+labeling call can run thousands of episodes together."""
+
+
 def builtin_act(policy: BuiltinPolicy, params: SamplingParams, kv_cache: bool = True):
     """An `Act` for the loop: sample every text's next action in batches (keeping each
-    text's KV cache for the next call with `kv_cache`)."""
+    text's KV cache for the next call with `kv_cache`, up to KV_BYTES)."""
     tok = policy.tok
     stop = {tok.eos_id, tok.newline_id, tok.stoi["]"]}
     gen = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
@@ -44,6 +49,7 @@ def builtin_act(policy: BuiltinPolicy, params: SamplingParams, kv_cache: bool = 
         out: list = [("", [], [], True)] * len(texts)  # no room left: the episode ends
         fits = [i for i, e in enumerate(enc) if len(e) < block]
         kept: dict[str, RowCache] = {}
+        size = 0
         for s in range(0, len(fits), policy.batch_size):
             rows = fits[s : s + policy.batch_size]
             args = (
@@ -61,7 +67,10 @@ def builtin_act(policy: BuiltinPolicy, params: SamplingParams, kv_cache: bool = 
                 ids, lps, stops, caches = sample_resumed(
                     policy.model, pasts, *args, row_seeds=row_seeds
                 )
-                kept.update((texts[i], c) for i, c in zip(rows, caches))
+                for i, c in zip(rows, caches):
+                    if size < KV_BYTES:
+                        kept[texts[i]] = c
+                        size += 2 * c.k.numel() * c.k.element_size()
             else:
                 ids, lps, stops = sample(policy.model, *args, row_seeds=row_seeds)
             for i, t, lp, st in zip(rows, ids, lps, stops):
