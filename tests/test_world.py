@@ -156,6 +156,7 @@ def test_every_world_states_the_world_members():
     )
     for name, w in WORLDS.items():
         assert w.NAME == name and isinstance(w.TURNS, bool)
+        assert isinstance(w.MAX_NEW_TOKENS, int) and w.MAX_NEW_TOKENS >= 1
         for fn in ("grade", "extract_answer", "local_errors", "same_answer"):
             assert callable(getattr(w, fn)), (name, fn)
         assert len(inspect.signature(w.same_answer).parameters) == 2
