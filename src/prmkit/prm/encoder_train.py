@@ -28,14 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from prmkit.data import Sample
 from prmkit.models.train_state import TrainState
 from prmkit.prm.encoder import EncoderStepModel, step_causal_mask
 from prmkit.prm.tagging import IGNORE, Batch, Tagged, collate, length_buckets
-from prmkit.prm.train import TrainSettings, outcome, step_targets, train_loop
+from prmkit.prm.train import TrainSettings, outcome, step_loss, step_targets, train_loop
 from prmkit.schedule import adamw, set_lr, warmup_cosine
 
 
@@ -110,9 +109,7 @@ def train_head(
     for step in tqdm(range(s.steps), desc="head train", disable=not progress, leave=False):
         set_lr(opt, warmup_cosine(step, s.lr, s.warmup, s.steps))
         pick = torch.cat([by_sol[ids[rng.randrange(len(ids))]] for _ in range(s.batch_size)])
-        z = head(x[pick]).squeeze(-1)
-        w = torch.where(y[pick] > 0.5, s.pos_weight, 1.0)
-        loss = F.binary_cross_entropy_with_logits(z, y[pick], weight=w)
+        loss = step_loss(head(x[pick]).squeeze(-1), y[pick], s.pos_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -228,10 +225,7 @@ def train_top_on_states(
     def loss_fn(batch: list[tuple[Tagged, torch.Tensor]]) -> torch.Tensor:
         b = collate([t for t, _ in batch], model.pad_id)
         z = top_logits(model, split, [x for _, x in batch], b)
-        t = b.targets[b.tags]
-        keep = t != IGNORE
-        w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
-        return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
+        return step_loss(z, b.targets[b.tags], s.pos_weight)
 
     return train_loop(model, pairs, loss_fn, s, f"{model.kind} train", progress, on_step, state)
 

@@ -154,6 +154,15 @@ def encode_for_training(
     return out
 
 
+def step_loss(z: torch.Tensor, t: torch.Tensor, pos_weight: float) -> torch.Tensor:
+    """Binary cross-entropy of (N,) tag logits against (N,) targets, over the tags that
+    have one (IGNORE: none); correct-step targets weigh `pos_weight`."""
+    t = t.to(z.device)
+    keep = t != IGNORE
+    w = torch.where(t[keep] > 0.5, pos_weight, 1.0)
+    return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
+
+
 def train_step_model(
     model: StepModel,
     samples: Sequence[Sample],
@@ -169,11 +178,7 @@ def train_step_model(
 
     def loss_fn(batch: list[Tagged]) -> torch.Tensor:
         b = collate(batch, model.pad_id)
-        z = model.step_logits(b)  # (N,)
-        t = b.targets[b.tags].to(z.device)  # (N,) IGNORE where unsupervised
-        keep = t != IGNORE
-        w = torch.where(t[keep] > 0.5, s.pos_weight, 1.0)
-        return F.binary_cross_entropy_with_logits(z[keep], t[keep], weight=w)
+        return step_loss(model.step_logits(b), b.targets[b.tags], s.pos_weight)
 
     return train_loop(model, examples, loss_fn, s, f"{model.kind} train", progress, on_step, state)
 
