@@ -162,37 +162,49 @@ class Batch:
     step_mask: torch.Tensor
 
 
+def pack_batch(
+    seqs: list[list[int]],
+    gen_pos: list[list[int]],
+    token_step: list[list[int]],
+    n_steps: list[int],
+    K: int,
+    pad_id: int,
+) -> Batch:
+    """A right-padded Batch from each row's ids, the positions in them of its generated
+    (policy) tokens, each such token's step, and the row's step count; gen_ids are the
+    ids at those positions."""
+    B, L = len(seqs), max(len(s) for s in seqs)
+    T = max(1, max(len(g) for g in gen_pos))
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    attn = torch.zeros((B, L), dtype=torch.bool)
+    pos = torch.zeros((B, T), dtype=torch.long)
+    token_mask = torch.zeros((B, T), dtype=torch.bool)
+    step_of = torch.full((B, T), -1, dtype=torch.long)
+    step_mask = torch.zeros((B, K), dtype=torch.bool)
+    for b, (s, g, k) in enumerate(zip(seqs, gen_pos, token_step)):
+        ids[b, : len(s)] = torch.tensor(s)
+        attn[b, : len(s)] = True
+        if g:
+            pos[b, : len(g)] = torch.tensor(g)
+            step_of[b, : len(g)] = torch.tensor(k)
+            token_mask[b, : len(g)] = True
+        step_mask[b, : n_steps[b]] = True
+    gen_ids = torch.where(token_mask, ids.gather(1, pos), 0)
+    return Batch(ids, attn, pos, gen_ids, token_mask, step_of, step_mask)
+
+
 def make_batch(adapter: PolicyAdapter, rollouts: list[Rollout]) -> Batch:
     prompts = {}
-    seqs, starts = [], []
+    seqs, gen_pos = [], []
     for r in rollouts:
         if r.prompt not in prompts:
             prompts[r.prompt] = adapter.prompt_ids(render(r.prompt, (), adapter.step_sep))
         p = prompts[r.prompt]
         seqs.append(p + list(r.gen.token_ids))
-        starts.append(len(p))
-    B = len(rollouts)
-    L = max(len(s) for s in seqs)
-    T = max(1, max(len(r.gen.token_ids) for r in rollouts))
-    K = max(len(r.steps) for r in rollouts)
-    ids = torch.full((B, L), adapter.pad_id, dtype=torch.long)
-    attn = torch.zeros((B, L), dtype=torch.bool)
-    gen_pos = torch.zeros((B, T), dtype=torch.long)
-    gen_ids = torch.zeros((B, T), dtype=torch.long)
-    token_mask = torch.zeros((B, T), dtype=torch.bool)
-    token_step = torch.full((B, T), -1, dtype=torch.long)
-    step_mask = torch.zeros((B, K), dtype=torch.bool)
-    for b, (s, st, r) in enumerate(zip(seqs, starts, rollouts)):
-        ids[b, : len(s)] = torch.tensor(s)
-        attn[b, : len(s)] = True
-        n = len(r.gen.token_ids)
-        if n:
-            gen_pos[b, :n] = torch.arange(st, st + n)
-            gen_ids[b, :n] = torch.tensor(r.gen.token_ids)
-            token_mask[b, :n] = True
-            token_step[b, :n] = torch.tensor(r.token_step)
-        step_mask[b, : len(r.steps)] = True
-    return Batch(ids, attn, gen_pos, gen_ids, token_mask, token_step, step_mask)
+        gen_pos.append(list(range(len(p), len(p) + len(r.gen.token_ids))))
+    n_steps = [len(r.steps) for r in rollouts]
+    token_step = [list(r.token_step) for r in rollouts]
+    return pack_batch(seqs, gen_pos, token_step, n_steps, max(n_steps), adapter.pad_id)
 
 
 def token_logprobs(

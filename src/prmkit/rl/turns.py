@@ -28,7 +28,7 @@ from prmkit.agents.loop import Episode, environment, run_episodes
 from prmkit.data.turns import STEP_SEP, Turn, loss_mask, render_turns
 from prmkit.models.generator import Generation, SamplingParams
 from prmkit.models.sampling import derive_seed
-from prmkit.rl.rollout import Batch, Rollout
+from prmkit.rl.rollout import Batch, Rollout, pack_batch
 
 ERROR_OBS = "error:"  # how a world's environment answers an action it cannot execute
 
@@ -113,25 +113,15 @@ def turn_batch(policy, rollouts: list[TurnRollout]) -> Batch:
         keep = [(p + 1, k) for p, k in zip(pos, turn) if p + 1 < policy.context_length]
         seqs.append(ids[: policy.context_length])
         acts.append(keep)
-    B, L = len(rollouts), max(len(s) for s in seqs)
-    T = max(1, max(len(a) for a in acts))
-    K = max(1, max(len(r.turns) for r in rollouts))
-    ids = torch.full((B, L), policy.pad_id, dtype=torch.long)
-    attn = torch.zeros((B, L), dtype=torch.bool)
-    gen_pos = torch.zeros((B, T), dtype=torch.long)
-    token_mask = torch.zeros((B, T), dtype=torch.bool)
-    token_step = torch.full((B, T), -1, dtype=torch.long)
-    step_mask = torch.zeros((B, K), dtype=torch.bool)
-    for b, (s, a, r) in enumerate(zip(seqs, acts, rollouts)):
-        ids[b, : len(s)] = torch.tensor(s)
-        attn[b, : len(s)] = True
-        if a:
-            gen_pos[b, : len(a)] = torch.tensor([p for p, _ in a])
-            token_step[b, : len(a)] = torch.tensor([k for _, k in a])
-            token_mask[b, : len(a)] = True
-        step_mask[b, : len(r.turns)] = True
-    gen_ids = torch.where(token_mask, ids.gather(1, gen_pos), 0)
-    return Batch(ids, attn, gen_pos, gen_ids, token_mask, token_step, step_mask)
+    n_turns = [len(r.turns) for r in rollouts]
+    return pack_batch(
+        seqs,
+        [[p for p, _ in a] for a in acts],
+        [[k for _, k in a] for a in acts],
+        n_turns,
+        max(1, max(n_turns)),
+        policy.pad_id,
+    )
 
 
 def grounded(rollouts: list[TurnRollout], K: int) -> torch.Tensor:
