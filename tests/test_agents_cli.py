@@ -54,6 +54,22 @@ def test_sample_budget_defaults_to_the_worlds(questions, capsys):
     assert a["max_new_tokens"] == 96
 
 
+def test_agent_train_continues_a_checkpoint(questions, capsys):
+    d, q = questions
+    base = str(d / "base")
+    argv = ["agent", "train", "--problems", str(q), "--batch-size", "2", "--eval-problems", "0"]
+    _run(capsys, argv + ["--out", base, "--steps", "1", "--d-model", "16", "--n-layer", "1"])
+    more = str(d / "more")
+    s = _run(capsys, argv + ["--out", more, "--steps", "2", "--init", base, "--noop-rate", "1"])
+    a, b = BuiltinPolicy.load(base), BuiltinPolicy.load(more)
+    assert b.model.cfg == a.model.cfg  # the checkpoint's shape, not the flags' default (128)
+    changed = [k for k, v in a.model.state_dict().items() if not v.equal(b.model.state_dict()[k])]
+    assert changed and s["steps"] == 2
+    assert b.meta["train"]["init"] == base and b.meta["train"]["noop_rate"] == 1
+    assert main(argv + ["--out", str(d / "x"), "--init", str(d / "nothing")]) == 2
+    assert "nothing: no such checkpoint directory" in capsys.readouterr().err
+
+
 def _trajectories(path, questions):
     """The expert's trajectory and one with a controlled mistake, per question."""
     rng, out = random.Random(0), []

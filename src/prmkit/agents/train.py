@@ -65,13 +65,19 @@ def masked_batch(examples: list[tuple[list[int], list[bool]]], pad_id: int):
 
 
 def train_agent_policy(
-    prompts: list[str], cfg: GPTConfig, s: AgentSFTSettings, progress: bool = True
+    prompts: list[str],
+    cfg: GPTConfig,
+    s: AgentSFTSettings,
+    progress: bool = True,
+    init: BuiltinPolicy | None = None,
 ) -> tuple[BuiltinPolicy, dict]:
-    """Train a fresh agent policy; returns it and a log (first/last loss, seconds)."""
+    """Train an agent policy, fresh of shape `cfg` or continuing `init` (whose shape
+    wins); returns it and a log (first/last loss, seconds)."""
     torch.manual_seed(s.seed)
     rng = random.Random(s.seed)
-    policy = BuiltinPolicy.new(cfg)
+    policy = init or BuiltinPolicy.new(cfg)
     model, tok = policy.model, policy.tok
+    cfg = model.cfg
     opt = adamw(model.parameters(), s)
     model.train()
     losses, t0 = [], time.time()

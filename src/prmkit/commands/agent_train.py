@@ -8,6 +8,8 @@ from typing import ClassVar
 from prmkit.agents.builtin import builtin_agent
 from prmkit.agents.train import AgentSFTSettings, train_agent_policy
 from prmkit.data import InputError, Problem, iter_jsonl
+from prmkit.models.builtin import POLICY_KIND, BuiltinPolicy
+from prmkit.models.checkpoint import read_config
 from prmkit.models.generator import SamplingParams, continue_steps
 from prmkit.models.policy_train import GPTShape
 from prmkit.worlds import toolqa
@@ -28,6 +30,10 @@ class Config(AgentSFTSettings, GPTShape):
     """longest episode in characters (question + turns); longer training rows are cut"""
     max_turns: int = 10
     """most turns per episode when the agent acts (stored in the checkpoint)"""
+    init: str = ""
+    """continue training this agent checkpoint (its shape replaces the --d-model/--n-layer/
+    --n-head/--block-size flags), e.g. to change the mix of mistakes and no-op lookups;
+    empty: a fresh model"""
     eval_problems: int = 200
     """after training, run one episode for this many questions and report success"""
     progress: bool = True
@@ -48,12 +54,24 @@ def read_questions(path: str) -> list[Problem]:
     return out
 
 
+def load_agent(path: str) -> BuiltinPolicy:
+    """A built-in agent checkpoint to continue; anything else is the user's error."""
+    cfg = read_config(path, POLICY_KIND)
+    if cfg.get("backend") != "builtin" or cfg.get("world") != "toolqa":
+        raise InputError("--init must be a built-in toolqa agent (from `prmkit agent train`)", path)
+    return BuiltinPolicy.load(path, cfg)
+
+
 def run(cfg: Config) -> dict:
     problems = read_questions(cfg.problems)
     gcfg = cfg.gpt_config()
     settings = AgentSFTSettings(**{f.name: getattr(cfg, f.name) for f in fields(AgentSFTSettings)})
-    policy, log = train_agent_policy([p.prompt for p in problems], gcfg, settings, cfg.progress)
+    init = load_agent(cfg.init) if cfg.init else None
+    prompts = [p.prompt for p in problems]
+    policy, log = train_agent_policy(prompts, gcfg, settings, cfg.progress, init)
     extra = {"mistake_rate": cfg.mistake_rate, "noop_rate": cfg.noop_rate}
+    if cfg.init:
+        extra["init"] = cfg.init
     policy.save(cfg.out, {"world": "toolqa", "max_turns": cfg.max_turns, "train": log | extra})
     summary = {"command": "agent train", "out": cfg.out} | log
     if cfg.eval_problems > 0:
