@@ -145,3 +145,22 @@ def test_turn_level_pipeline(pipeline, capsys):
             ],
         )
         assert 0 <= r["accuracy"] <= 1 and r["tokens"] > 0
+
+
+def test_rollout_budgets_default_to_the_worlds(pipeline, capsys, tmp_path):
+    """label, search and rl give a toolqa episode 256 policy tokens unless told (96 would
+    cut a 4-hop episode's actions), and an arithmetic solution 96."""
+    from prmkit.commands.rl import Config as RLConfig
+    from prmkit.search.core import SearchSettings
+
+    assert SearchSettings(world="toolqa").max_new_tokens == 256
+    assert SearchSettings().max_new_tokens == 96
+    assert SearchSettings(world="toolqa", max_new_tokens=40).max_new_tokens == 40
+    assert RLConfig(policy="p", out="o", world="toolqa").max_new_tokens == 256
+    assert RLConfig(policy="p", out="o").max_new_tokens == 96
+    d = pipeline
+    out = str(tmp_path / "mc.jsonl")
+    argv = ["label", "--method", "mc", "--in", str(d / "s.jsonl"), "--out", out]
+    _run(capsys, argv + ["--policy", str(d / "agent"), "--k", "1"])
+    provenance = [r.labels.provenance for r in read_jsonl(out, Sample.from_dict)]
+    assert {p["max_new_tokens"] for p in provenance} == {256}

@@ -53,8 +53,8 @@ class Settings:
     """rollouts per prefix (mc, omega, progress), or judge answers per solution (judge)"""
     seed: int = 0
     """run seed; each item's rollouts are seeded from it and the item id"""
-    max_new_tokens: int = 96
-    """most tokens per rollout"""
+    max_new_tokens: int | None = None
+    """most tokens per rollout (default: the samples' world's: 96; toolqa 256, an episode's actions)"""
     temperature: float = 1.0
     """rollout sampling temperature"""
     top_p: float = 1.0

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from prmkit.data import InputError, Sample, append_jsonl, iter_jsonl, read_jsonl, write_jsonl
 from prmkit.data.converters import iter_records, report_skipped
 from prmkit.label import consensus, judge, mc, omega, perturb, progress, verify
-from prmkit.label.base import ItemError, LabelContext, Settings
+from prmkit.label.base import ItemError, LabelContext, Settings, world_of
 from prmkit.models.steps import render
 
 METHODS: dict[str, Callable[[list[Sample], LabelContext], list[Sample]]] = {
@@ -326,6 +326,16 @@ def summarize(records: list[dict]) -> dict:
     }
 
 
+def with_budget(job: LabelJob, samples: list[Sample]) -> LabelJob:
+    """The job with its rollout budget: --max-new-tokens, else the largest default of
+    the samples' worlds (a toolqa episode's 256, not a solution's 96)."""
+    if job.max_new_tokens is not None or not samples:
+        return job
+    return dataclasses.replace(
+        job, max_new_tokens=max(world_of(s, job).MAX_NEW_TOKENS for s in samples)
+    )
+
+
 def run_labeling(
     job: LabelJob,
     in_path: str,
@@ -345,6 +355,7 @@ def run_labeling(
         raise InputError("--out must differ from --in (the output is appended to)", out_path)
     invalid = [] if skip_invalid else None
     samples, where = read_items(in_path, invalid, job.method)
+    job = with_budget(job, samples)
     skipped = report_skipped(invalid)
     done = scan_output(out_path, job)
     todo = [s for s in samples if s.id not in done]

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from prmkit.rl import credit
 from prmkit.rl.step import TURN_CREDIT
-from prmkit.worlds import get_world
+from prmkit.worlds import get_world, token_budget
 
 REWARDS = ("outcome", "prm", "prime", "pav", "oprl", "spa")
 FILTERS = ("auto", "none", "band", "prof")
@@ -75,8 +75,8 @@ class RLSettings:
     """optimisation passes over each batch (more than 1 uses PPO's ratio clipping)"""
     clip_ratio: float = 0.2
     """PPO ratio clip, used when --epochs > 1"""
-    max_new_tokens: int = 96
-    """most tokens per sampled solution"""
+    max_new_tokens: int | None = None
+    """most tokens per sampled solution; in toolqa, per episode (default: the world's: 96; toolqa 256)"""
     temperature: float = 1.0
     """sampling temperature for rollouts"""
     w_outcome: float = 1.0
@@ -127,6 +127,9 @@ class RLSettings:
     """random seed (sampling, problem order)"""
     world: str = "arithmetic"
     """world whose grader gives the outcome reward and counts no-op steps"""
+
+    def __post_init__(self) -> None:
+        self.max_new_tokens = token_budget(self.world, self.max_new_tokens)
 
     def check(self) -> None:
         """Raise ValueError naming the setting (as its `prmkit rl` flag) that is wrong."""

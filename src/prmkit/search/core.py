@@ -22,7 +22,7 @@ from prmkit.prm.aggregate import AGGREGATORS, aggregate
 from prmkit.prm.base import StepScorer
 from prmkit.prm.encoder import EncoderScorer
 from prmkit.prm.scoring import ModelScorer
-from prmkit.worlds import get_world
+from prmkit.worlds import get_world, token_budget
 
 
 @dataclass
@@ -65,8 +65,8 @@ class SearchSettings:
     """sampling temperature"""
     top_p: float = 1.0
     """nucleus sampling mass"""
-    max_new_tokens: int = 96
-    """most tokens per solution"""
+    max_new_tokens: int | None = None
+    """most tokens per solution (default: the world's: 96; toolqa 256, an episode's actions)"""
     seed: int = 0
     """random seed for sampling (and for the subsampled curves)"""
     curve: bool = True
@@ -77,6 +77,9 @@ class SearchSettings:
     """world whose grader checks the chosen solutions"""
     chunk: int = 64
     """problems per generation call"""
+
+    def __post_init__(self) -> None:
+        self.max_new_tokens = token_budget(self.world, self.max_new_tokens)
 
     def check(self) -> None:
         if self.n < 1:
@@ -93,9 +96,9 @@ class SearchSettings:
             raise ValueError("--keep must lie in (0, 1]")
         if not 0 < self.top_p <= 1:
             raise ValueError("--top-p must lie in (0, 1]")
+        get_world(self.world)
         if self.curve_draws < 1 or self.chunk < 1 or self.max_new_tokens < 1:
             raise ValueError("--curve-draws, --chunk and --max-new-tokens must be at least 1")
-        get_world(self.world)
 
 
 @dataclass

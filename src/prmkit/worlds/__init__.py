@@ -32,6 +32,14 @@ def guess_world(prompt: str, meta: dict | None = None) -> str:
         return "gsm8k"
 
 
+def token_budget(world: str, max_new_tokens: int | None) -> int | None:
+    """`max_new_tokens` when given, else the world's MAX_NEW_TOKENS (96 for a solution,
+    256 for a toolqa episode); None for an unknown world (its own check names it)."""
+    if max_new_tokens is not None or world not in WORLDS:
+        return max_new_tokens
+    return WORLDS[world].MAX_NEW_TOKENS
+
+
 def get_world(name: str) -> World:
     if name not in WORLDS:
         raise ValueError(f"unknown world {name!r}; choose from {sorted(WORLDS)}")
@@ -44,6 +52,7 @@ __all__ = [
     "World",
     "arithmetic",
     "get_world",
+    "token_budget",
     "gsm8k",
     "guess_world",
     "math",
