@@ -1,4 +1,5 @@
-"""Reward hacking and sample efficiency of credit methods on the arithmetic world.
+"""Reward hacking and sample efficiency of credit methods, on the arithmetic world or,
+with --world toolqa, over the turns of the agent world (a step is then a turn).
 
 Runs `prmkit rl` for every setting x seed (outcome-only, and PRM rewards with sum, min,
 clip, delta credit by default), then writes, under --out:
@@ -21,6 +22,8 @@ warm-up, sampling seed + 10 so that it draws new prompts); curves and summary th
 cover both parts, the continuation's steps numbered after the earlier run's.
 
     python benchmarks/rl_hacking.py --policy demo/policy --out runs/rl_hacking --steps 100
+    python benchmarks/rl_hacking.py --world toolqa --policy agent --problems q.jsonl \
+        --eval-problems held.jsonl --settings sum min gated --max-new-tokens 256 --lr 3e-4
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ SETTINGS = {
     "shaping": ("prm", "shaping"),
     "prime": ("prime", "sum"),
     "pav": ("pav", "sum"),  # PAV has no credit method: "sum" is not read
+    # over turns (--world toolqa): docs/rl-agents.md
+    "gated": ("prm", "gated"),
+    "a2tgpo": ("prm", "a2tgpo"),
+    "spa": ("spa", "sum"),
+    "oprl": ("oprl", "delta"),
 }
 
 
@@ -84,6 +92,36 @@ def first_reach(xs: list[int], ys: list[float], target: float) -> int | None:
         if y >= target - 1e-9:
             return x
     return None
+
+
+def per_seed_table(data: dict, runs: dict, w: int) -> str:
+    """One row per run: first and last `w` steps' means, held-out greedy first and last."""
+
+    def mean(rows, key, part):
+        ys = [r[key] for r in rows if key in r and "accuracy" in r]
+        ys = ys[:w] if part == "first" else ys[-w:]
+        return sum(ys) / len(ys) if ys else float("nan")
+
+    md = (
+        f"\nPer run (first and last {w} steps; held-out greedy at the first and last evaluation):\n\n"
+        "| setting | run | train acc | held-out greedy | steps/solution | no-op steps per solution | KL, last |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
+    for name, rr in data.items():
+        for d, rows in zip(runs[name], rr):
+            ev = [r["eval_accuracy"] for r in rows if "eval_accuracy" in r]
+            noop = [
+                mean(rows, "noop_frac", p) * mean(rows, "steps_per_solution", p)
+                for p in ("first", "last")
+            ]
+            md += (
+                f"| {name} | {d.name} | {mean(rows, 'accuracy', 'first'):.3f} -> "
+                f"{mean(rows, 'accuracy', 'last'):.3f} | {ev[0] if ev else '-'} -> "
+                f"{ev[-1] if ev else '-'} | {mean(rows, 'steps_per_solution', 'first'):.2f} -> "
+                f"{mean(rows, 'steps_per_solution', 'last'):.2f} | {noop[0]:.2f} -> {noop[1]:.2f} "
+                f"| {mean(rows, 'kl', 'last'):.3f} |\n"
+            )
+    return md
 
 
 def main() -> None:
@@ -152,7 +190,17 @@ def main() -> None:
         "--pav-rollouts", type=int, default=4, help="pav: prover completions per prefix"
     )
     ap.add_argument("--pav-best-of", type=int, default=1, help="pav: the prover is Best-of-K")
+    ap.add_argument("--world", default="arithmetic", help="arithmetic, or toolqa (RL over turns)")
+    ap.add_argument(
+        "--gate-threshold", type=float, default=1.0, help="gated: outcome that opens the gate"
+    )
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: summarise and plot the runs already under --out (seeds with no "
+        "finished run are left out, and each setting's seed count is in results.md)",
+    )
     ap.add_argument("--max-new-tokens", type=int, default=64)
     a = ap.parse_args()
     if not (a.policy or a.continue_from):
@@ -200,10 +248,17 @@ def main() -> None:
                     eval_samples=a.eval_samples,
                     eval_every=a.eval_every,
                     max_new_tokens=a.max_new_tokens,
+                    world=a.world,
+                    gate_threshold=a.gate_threshold,
                     progress=False,
                 )
             )
     t0 = time.time()
+    if a.report_only:
+        done = {str(Path(j["out"])) for j in jobs}
+        runs = {n: [d for d in ds if str(d) not in done] for n, ds in runs.items()}
+        runs = {n: ds for n, ds in runs.items() if ds}
+        jobs = []
     if jobs:
         print(f"{len(jobs)} runs to do, {a.workers} at a time", flush=True)
         with ProcessPoolExecutor(a.workers) as ex:
@@ -253,9 +308,7 @@ def main() -> None:
         series = {n: c[key] for n, c in curves.items() if c[key][0]}
         if key in ("steps_per_solution", "noop_frac"):
             series = {n: (xs, _mavg(ys, w)) for n, (xs, ys) in series.items()}
-        line_plot(
-            series, str(out / fname), f"{ylabel}, mean of {len(a.seeds)} seeds", "RL step", ylabel
-        )
+        line_plot(series, str(out / fname), f"{ylabel}, mean over seeds", "RL step", ylabel)
 
     def last(name, key, k=w):
         ys = curves[name][key][1]
@@ -267,6 +320,7 @@ def main() -> None:
 
     summary: dict = {
         "policy": a.policy,
+        "world": a.world,
         "continue_from": a.continue_from,
         "prm": a.prm,
         "seeds": a.seeds,
@@ -282,6 +336,7 @@ def main() -> None:
         ev = c["eval_accuracy"][1]
         evs = c["eval_sample_accuracy"][1]
         s = {
+            "seeds": len(data[name]),
             "accuracy_first": first(name, "accuracy"),
             "accuracy_last": last(name, "accuracy"),
             "eval_accuracy_first": round(ev[0], 4) if ev else None,
@@ -321,14 +376,16 @@ def main() -> None:
         reach = s.get("steps_to_outcome_final")
         ratio = s.get("ratio_to_outcome")
         lines.append(
-            f"| {name} | {s['accuracy_first']:.3f} -> {s['accuracy_last']:.3f} "
+            f"| {name} ({s['seeds']} seed{'s' if s['seeds'] > 1 else ''}) | {s['accuracy_first']:.3f} -> {s['accuracy_last']:.3f} "
             f"| {s['eval_sample_accuracy_first']} -> {s['eval_sample_accuracy_last']} | {s['eval_accuracy_first']} -> {s['eval_accuracy_last']} "
             f"| {s['steps_per_solution_first']:.2f} -> {s['steps_per_solution_last']:.2f} | {s['noop_frac_first']:.3f} -> {s['noop_frac_last']:.3f} "
-            f"| {reach if reach is not None else 'not reached'}{f' ({ratio})' if ratio is not None else ''} "
+            f"| {reach if reach is not None else ('not reached' if target is not None else '-')}{f' ({ratio})' if ratio is not None else ''} "
             f"| {s['all_wrong_groups_first']} -> {s['all_wrong_groups_last']} | {s['seconds_per_step']} |"
         )
     md = head + "\n".join(lines) + "\n"
-    md += f"\nOutcome-only's final training accuracy (mean of the last {w} steps, {len(a.seeds)} seeds): {target}; it first reaches it at step {base_steps}.\n"
+    if target is not None:
+        md += f"\nOutcome-only's final training accuracy (mean of the last {w} steps, {len(a.seeds)} seeds): {target}; it first reaches it at step {base_steps}.\n"
+    md += per_seed_table(data, runs, w)
     (out / "results.md").write_text(md)
     print(md)
     print(json.dumps({"benchmark": "rl_hacking", "out": str(out), "seconds": summary["seconds"]}))
