@@ -1,0 +1,83 @@
+"""Which first errors a turn-level PRM finds: scores from `prmkit score` against exact labels.
+
+Input: the JSONL that `prmkit score --prm PRM --in LABELLED --out SCORED` writes, where
+LABELLED carries the world verifier's labels (`prmkit label --method verify`): each
+record's `labels.first_error` (-1: a right episode), the verifier's reason for it in
+`labels.provenance.reason`, and the PRM's per-turn scores in `meta.prm_scores`.
+
+The PRM's first flagged turn is the first score below --threshold (ProcessBench's rule).
+For each kind of first error (the reason's text up to its colon: "wrong entity",
+"calculation slip", ...; "right" for right episodes) it prints how many episodes the
+PRM gets exactly right, and, over erroneous episodes, whether its flag comes early,
+exactly, late or never; then the mean score of turns before the first error and of
+turns from it on.
+
+    python benchmarks/turn_prm_errors.py scored.jsonl --threshold 0.18
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+
+
+def kind_of(record: dict) -> str:
+    """The first error's kind, from the verifier's reason; "right" for a right episode."""
+    if record["labels"]["first_error"] in (-1, None):
+        return "right"
+    reason = record["labels"].get("provenance", {}).get("reason") or "unknown"
+    kind = reason.split(":")[0].split("(")[0].strip()
+    return "wrong answer" if kind.startswith("answer ") else kind
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("scored", help="JSONL from `prmkit score` on verify-labelled episodes")
+    ap.add_argument("--threshold", type=float, default=0.5)
+    a = ap.parse_args()
+    total, right, where = Counter(), Counter(), Counter()
+    before, after = [], []
+    with open(a.scored, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            scores = r["meta"]["prm_scores"]
+            fe = r["labels"]["first_error"]
+            fe = None if fe in (-1, None) else fe
+            flag = next((i for i, x in enumerate(scores) if x < a.threshold), None)
+            k = kind_of(r)
+            total[k] += 1
+            right[k] += flag == fe
+            if fe is not None:
+                where[
+                    "never"
+                    if flag is None
+                    else "early"
+                    if flag < fe
+                    else "late"
+                    if flag > fe
+                    else "exact"
+                ] += 1
+            for i, x in enumerate(scores):
+                (before if fe is None or i < fe else after).append(x)
+    print(f"threshold {a.threshold}")
+    print("| first error | episodes | PRM exactly right |\n|---|---|---|")
+    for k, n in total.most_common():
+        print(f"| {k} | {n} | {right[k]} |")
+    print(f"\nerroneous episodes, PRM's flag: {dict(where)}")
+    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+    print(
+        f"mean score: turns before the first error {mean(before):.3f}, from it on {mean(after):.3f}"
+    )
+    summary = {
+        "benchmark": "turn_prm_errors",
+        "threshold": a.threshold,
+        "episodes": sum(total.values()),
+    }
+    print(json.dumps(summary | {"exact": {k: [right[k], total[k]] for k in total}}))
+
+
+if __name__ == "__main__":
+    main()
