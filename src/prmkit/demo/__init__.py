@@ -8,8 +8,6 @@ runs them in order and writes report.md, the PNG plots and summary.json. Only th
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from prmkit.demo.context import Context, StageReport
@@ -17,6 +15,7 @@ from prmkit.demo.labels import stage_label
 from prmkit.demo.policy import stage_policy
 from prmkit.demo.prm import stage_prm
 from prmkit.demo.rl import stage_rl
+from prmkit.demo.runner import run_stages
 from prmkit.demo.samples import stage_sample
 from prmkit.demo.search import stage_search
 from prmkit.demo.world import stage_world
@@ -28,25 +27,7 @@ def run_demo(out: str, quick: bool = False, seed: int = 0, progress: bool = True
     """Every stage in order; writes report.md and summary.json in `out`, returns where."""
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    ctx = Context(root, quick, seed, progress)
-    t0 = time.time()
-    reports = []
-    for stage in STAGES:
-        ts = time.time()
-        rep = stage(ctx)
-        rep.seconds = round(time.time() - ts, 1)
-        reports.append(rep)
-    total = round(time.time() - t0, 1)
-    lines = [
-        f"# prmkit demo{' (quick)' if quick else ''}\n",
-        f"Seed {seed}, {total} s in all.\n",
-    ]
-    for r in reports:
-        lines += [f"\n## {r.title}\n", f"_{r.seconds} s_\n\n", r.markdown]
-    (root / "report.md").write_text("".join(lines))
-    summary = {"command": "demo", "out": str(root), "quick": quick, "seconds": total}
-    summary["stages"] = {r.title: r.summary | {"seconds": r.seconds} for r in reports}
-    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _, total = run_stages(Context(root, quick, seed, progress), STAGES)
     return {"out": str(root), "report": str(root / "report.md"), "seconds": total}
 
 

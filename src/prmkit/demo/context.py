@@ -22,9 +22,11 @@ class Context:
 
 @dataclass
 class StageReport:
-    """One stage's section of the report: its title, markdown, and figures for summary.json."""
+    """One stage's section of the report: its title, markdown, figures for summary.json,
+    and the wall and CPU seconds it took (set by `runner.run_stages`)."""
 
     title: str
     markdown: str
     summary: dict
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
