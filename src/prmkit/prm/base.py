@@ -69,6 +69,7 @@ def load_scorer(
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
+    quantize: str = "none",
     **kw,
 ) -> StepScorer:
     """The StepScorer a `--prm` names: "rule" (the world's exact verifier), "local-rule"
@@ -77,20 +78,22 @@ def load_scorer(
     a trained PRM's folder, a published PRM's folder or hub id (`prmkit.prm.published`;
     `prm_format` names its format, else it is detected), or "critic:URL", a generative
     critic behind an OpenAI-compatible endpoint (`prmkit.prm.critic`; `kw`
-    critic_model, critic_samples). device, dtype, batch_size and `kw` (max_tokens):
-    where and how a model PRM runs (see `prmkit.prm.scoring.load_prm`).
+    critic_model, critic_samples). device, dtype, batch_size, quantize and `kw`
+    (max_tokens): where and how a model PRM runs (see `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search, eval, score and the reward server share. Trained
     PRMs are imported only when asked for, so the rule PRMs load without model code.
     """
     critic = {k: kw.pop(k) for k in ("critic_model", "critic_samples") if k in kw}
+    name, _, named_world = spec.partition(":")
+    if quantize != "none" and (name in ("critic", "noisy-rule") or name in RULE_PRMS):
+        raise InputError(f"--quantize {quantize} applies to encoder PRMs only", spec)
     if spec.startswith("critic:"):
         from prmkit.prm.critic import load_critic
 
         return load_critic(spec, critic.get("critic_model"), critic.get("critic_samples"))
     if any(v is not None for v in critic.values()):
         raise InputError("--critic-model and --critic-samples apply to --prm critic:URL only", spec)
-    name, _, named_world = spec.partition(":")
     if name == "noisy-rule":
         return noisy_rule(spec, world)
     if name in RULE_PRMS:
@@ -104,7 +107,7 @@ def load_scorer(
         )
     from prmkit.prm.scoring import load_prm
 
-    return load_prm(spec, prm_format, device, dtype, batch_size, **kw)
+    return load_prm(spec, prm_format, device, dtype, batch_size, quantize, **kw)
 
 
 __all__ = [

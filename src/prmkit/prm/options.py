@@ -18,8 +18,8 @@ from prmkit.worlds import guess_world
 
 @dataclass(kw_only=True)
 class ModelPRMOptions:
-    """Where and how a model PRM runs (`load_scorer`'s prm_format, device, dtype and
-    batch_size)."""
+    """Where and how a model PRM runs (`load_scorer`'s prm_format, device, dtype,
+    batch_size and quantize)."""
 
     RANGES: ClassVar[dict[str, str]] = {"batch_size": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
@@ -31,11 +31,13 @@ class ModelPRMOptions:
     """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
     batch_size: int | None = None
     """most solutions per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
+    quantize: Literal["none", "int8"] = "none"
+    """int8: an encoder PRM scores on CPU with its encoder's Linear layers in int8 (dynamic, SmoothQuant-smoothed; docs/prm-encoder.md); none: fp32, the reference"""
 
     def model_args(self) -> tuple:
-        """(prm_format, device, dtype, batch_size): `load_scorer`'s arguments after the
-        spec and the world."""
-        return (self.prm_format, self.device, self.dtype, self.batch_size)
+        """(prm_format, device, dtype, batch_size, quantize): `load_scorer`'s arguments
+        after the spec and the world."""
+        return (self.prm_format, self.device, self.dtype, self.batch_size, self.quantize)
 
 
 @dataclass(kw_only=True)

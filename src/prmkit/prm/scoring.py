@@ -112,6 +112,7 @@ def load_prm(
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
+    quantize: str = "none",
     **kw,
 ) -> StepScorer:
     """Any PRM as a StepScorer: "rule" / "rule:WORLD", a checkpoint folder whose
@@ -121,11 +122,14 @@ def load_prm(
     device (default: a published PRM on cuda when there is one, a prmkit model where
     it loads), dtype (auto, float32, bfloat16, float16), batch_size (most solutions per
     pass: 16 published, 256 prmkit) and `max_tokens` place and batch a model PRM.
+    quantize: none, or int8 for an encoder PRM on CPU (`prmkit.prm.encoder_quant`).
     """
     from prmkit.prm.published import is_published, load_published, place
 
     folder = Path(path)
     cfg = folder_config(folder) if (folder / "config.json").is_file() else None
+    if quantize != "none" and (cfg is None or cfg.get("backend") != "encoder"):
+        raise InputError(f"--quantize {quantize} applies to encoder PRMs only", path)
     if is_published(path, prm_format, cfg):
         return load_published(path, prm_format, device, dtype, batch_size, kw.get("max_tokens"))
     if batch_size is not None:
@@ -142,6 +146,12 @@ def load_prm(
         return ModelScorer(place(ImplicitPRM.load(path, cfg), device, dtype), **kw)
     if cfg.get("backend") == "encoder":  # windows of whole steps: its own scorer
         from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
+        from prmkit.prm.encoder_quant import quantize_encoder
 
-        return EncoderScorer(place(EncoderStepModel.load(path, cfg), device, dtype), **kw)
+        model = place(EncoderStepModel.load(path, cfg), device, dtype)
+        try:
+            model = quantize_encoder(model, quantize)
+        except ValueError as e:
+            raise InputError(str(e), path) from None
+        return EncoderScorer(model, **kw)
     return ModelScorer(place(load_step_model(path, cfg), device, dtype), **kw)
