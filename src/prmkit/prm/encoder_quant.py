@@ -3,28 +3,36 @@ layers, with SmoothQuant's per-channel smoothing.
 
 A Linear y = x W^T + b becomes
 
-    y = q(x / s) q(W diag(s))^T + b                          x: (..., K), W: (N, K), s: (K,)
+    y = q(x / s) q(W diag(s))^T + b                          x: (T, K), W: (N, K), s: (K,)
 
-with q(.) int8 quantization: W diag(s) per output row, symmetric, once; x / s per call
-(dynamic: its scale is taken from the call's own min and max, as
-`torch.ao.quantization.quantize_dynamic` does), and the product accumulated in int32 by
-fbgemm (`torch.ops.quantized.linear_dynamic`). Without s, a BERT-style encoder's few
-outlier channels (all-MiniLM-L6-v2: inputs of the feed-forward layers reach 20-30 in one
-channel where the median channel stays below 2) set the scale of the whole input and
-the other channels lose their precision. SmoothQuant (Xiao et al. 2023, "SmoothQuant:
-Accurate and Efficient Post-Training Quantization for Large Language Models",
-arXiv:2211.10438, eq. 4) moves that range into the weights:
+with q(.) int8 quantization: W diag(s) per output row, symmetric, once; x / s per
+window and per call (dynamic: the scale comes from the window's own min and max, as in
+`torch.ao.quantization.quantize_dynamic`), the product accumulated in int32 by fbgemm
+(`torch.ops.quantized.linear_dynamic`). Activations use 7 bits (`reduce_range`, as
+PyTorch does on x86): CPUs without VNNI multiply pairs of u8 x s8 into int16, which
+8-bit activations saturate (a random 64 -> 48 Linear: 12% relative error with 8 bits,
+1.2% with 7).
+
+Outliers. In all-MiniLM-L6-v2 the [CLS] token's inputs to the feed-forward layers reach
+20-30 where other tokens stay below 10 (median 2-4), and one channel carries most of it.
+Position 0 of every window ([CLS]) is therefore computed in fp32, and SmoothQuant (Xiao
+et al. 2023, "SmoothQuant: Accurate and Efficient Post-Training Quantization for Large
+Language Models", arXiv:2211.10438, eq. 4) moves the channels' range into the weights:
 
     s_j = max|x_j|^alpha / max_i |W_ij|^(1 - alpha),   alpha = 0.5
 
 with max|x_j| measured once, in fp32, on `CALIBRATION` (a fixed built-in text), so a
-quantized PRM's scores do not depend on what it scores first. The activations are
-quantized to 7 bits (`reduce_range`, PyTorch's setting for x86): CPUs without VNNI
-multiply pairs of u8 x s8 into int16, which 8-bit activations can saturate.
+quantized PRM does not depend on what it scores first. Padding positions are skipped
+(left 0: no real token attends to them).
 
 Only the encoder's transformer layers are quantized; the embeddings, the attention
-itself (softmax(QK^T) V), layer norms and the PRM's head stay fp32. Training is never
-quantized: `quantize_encoder` is for scoring (`--quantize int8`).
+itself (softmax(QK^T) V), layer norms and the PRM's head stay fp32. A window's scores
+depend on its own tokens only, as in fp32, but fp32 rounding differences (a different
+padding length) can flip an int8 rounding, so the same window scores within the
+quantization error, not bit-exactly, in another batch. Training is never quantized:
+`quantize_encoder` is for scoring (`--quantize int8`). The quantized-tensor API used here
+is deprecated in favour of torchao, whose CPU int8 matmul (`torch._int_mm`) is 25x
+slower than fp32 on this CPU (2026-12).
 """
 
 from __future__ import annotations
