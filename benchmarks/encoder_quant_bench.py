@@ -3,10 +3,12 @@
 For each mode: the first --limit solutions of each --data file scored in one pass
 (`EncoderScorer`, windows of whole steps), wall seconds and CPU seconds of this process,
 window tokens per wall second and per CPU second, and the largest score difference from
-fp32. The window tokens of every solution of --full (all four ProcessBench files by
-default) are counted, and the time to score them all is extrapolated from the measured
-tokens per wall second (labelled extrapolated: the subset's mix of window lengths is not
-the full set's). On a shared machine the CPU-second rate is the steadier figure.
+fp32. The window tokens of every solution of --full (the folder of the four ProcessBench
+files) are counted, and the time to score them all is extrapolated (labelled so: the
+subset's mix of window lengths is not the full set's) from the tokens per wall second,
+and, as `extrapolated_full_min_idle`, from the tokens per CPU second spread over the
+threads: what an idle machine would take if the threads scale perfectly. On a shared
+machine the CPU-second rate is the steadier figure.
 
     python benchmarks/encoder_quant_bench.py --prm PRM --data pb/gsm8k.json pb/omnimath.json \
         --limit 200 --threads 1 --full pb
@@ -72,6 +74,9 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["none", "int8"], help="none (fp32), int8")
     ap.add_argument("--max-tokens", type=int, default=16384, help="padded tokens per pass")
     ap.add_argument("--full", default="", help="folder of the four files to extrapolate to")
+    ap.add_argument(
+        "--full-tokens", type=int, default=0, help="their window tokens, when known (no --full)"
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     items = [(s.prompt, s.steps) for f in a.data for s in read_samples(f)[: a.limit]]
@@ -83,6 +88,8 @@ def main() -> None:
             (s.prompt, s.steps) for n in SPLITS for s in read_samples(Path(a.full) / f"{n}.json")
         ]
         full = window_tokens(base, every, a.max_tokens) | {"solutions": len(every)}
+    elif a.full_tokens:
+        full = {"window_tokens": a.full_tokens}
     rows, ref = [], None
     for mode in a.modes:
         model = quantize_encoder(open_model(a.prm), mode)
@@ -97,9 +104,11 @@ def main() -> None:
                 max(abs(x - y) for u, v in zip(scores, ref) for x, y in zip(u, v)), 4
             )
         if full:
-            row["extrapolated_full_min"] = round(
-                full["window_tokens"] / row["tokens_per_s"] / 60, 1
-            )
+            n = full["window_tokens"]
+            row["extrapolated_full_min"] = round(n / row["tokens_per_s"] / 60, 1)
+            # on an idle machine: the measured CPU seconds spread over the threads
+            idle = n / row["tokens_per_cpu_s"] / a.threads / 60
+            row["extrapolated_full_min_idle"] = round(idle, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {"benchmark": "encoder_quant", "solutions": len(items), "threads": a.threads}
