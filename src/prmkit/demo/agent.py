@@ -83,6 +83,12 @@ def stage_agent_train(ctx: Context) -> StageReport:
         f"({z.held_out_n} per question, at most {z.max_turns} turns and {z.max_new_tokens} agent tokens; "
         f"{s['tokens']} agent tokens in {s['seconds']} s).\n"
     )
+    if s["accuracy"] == 0:
+        md += (
+            "\nThe agent solves none of the held-out questions: it has not learned to copy "
+            "names and ids yet. The later stages run, but with no successful episode the PRM's "
+            "F1 is undefined and search has nothing to find.\n"
+        )
     summ = {k: t[k] for k in ("n_params", "loss_first", "loss_last")}
     summ |= {"held_out_success": s["accuracy"], "held_out_episodes": s["samples"]}
     return StageReport("Agent SFT", md, summ)

@@ -103,12 +103,18 @@ def stage_agent_prm(ctx: Context) -> StageReport:
             k: e[k] for k in ("f1", "acc_error", "acc_correct", "auroc", "n_eval")
         }
     ctx.artifacts["prm"] = ctx.path("prm_mc" if "mc" in rows else "prm_exact")
-    bars = {
-        f"{src} {what}": 100 * (r[key] or 0.0)
+    bars = {  # an undefined figure (n/a) gets no bar rather than a bar at 0
+        f"{src} {what}": 100 * r[key]
         for src, r in rows.items()
-        for what, key in (("F1", "f1"), ("wrong", "acc_error"), ("right", "acc_correct"))
+        for what, key in (("F1", "f1"), ("failed", "acc_error"), ("succ.", "acc_correct"))
+        if r[key] is not None
     }
-    bar_plot(bars, ctx.path("prm_f1.png"), "Turn-level PRMs on held-out episodes", "%")
+    bar_plot(
+        bars,
+        ctx.path("prm_f1.png"),
+        "Turn-level PRMs: F1, acc. on failed / successful episodes",
+        "%",
+    )
     n = next(iter(rows.values()))["n_eval"]
     table = "".join(
         f"| {src} | {fmt(r['f1'])} | {fmt(r['acc_error'])} | {fmt(r['acc_correct'])} "
@@ -121,7 +127,7 @@ def stage_agent_prm(ctx: Context) -> StageReport:
         "held-out episodes against the verifier's first wrong turn at threshold 0.5 "
         "(`eval processbench`: F1 of the accuracies on failed and on successful episodes).\n\n"
         "| labels | first-wrong-turn F1 | acc. on failed | acc. on successful | turn AUROC | loss |\n"
-        "|---|---|---|---|---|---|\n" + table + "\n![PRM F1](prm_f1.png)\n"
+        "|---|---|---|---|---|---|\n" + table + undefined(rows) + "\n![PRM F1](prm_f1.png)\n"
     )
     return StageReport("Turn-level PRM", md, {"prms": rows, "search_prm": ctx.artifacts["prm"]})
 
@@ -129,3 +135,18 @@ def stage_agent_prm(ctx: Context) -> StageReport:
 def fmt(x: float | None) -> str:
     """A rate to 3 decimals; n/a where undefined (no failed or no successful episodes)."""
     return "n/a" if x is None else f"{x:.3f}"
+
+
+def undefined(rows: dict) -> str:
+    """Why a figure of the table is n/a, when one is."""
+    r = next(iter(rows.values()))
+    why = []
+    if r["acc_correct"] is None:
+        why.append(
+            "no held-out episode succeeds: the accuracy on successful ones and F1 are undefined"
+        )
+    if r["acc_error"] is None:
+        why.append("no held-out episode fails: the accuracy on failed ones and F1 are undefined")
+    if r["auroc"] is None:
+        why.append("the held-out turns are all right or all wrong: the turn AUROC is undefined")
+    return "".join(f"\nn/a: {w}.\n" for w in why)

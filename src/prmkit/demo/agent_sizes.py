@@ -1,5 +1,6 @@
 """How big each stage of the agent track is: `--quick` (a smoke run for the tests) and
-the full track (about 10 minutes on 2 CPU cores)."""
+the full track (about 400 s of one core's CPU, measured: docs/demo-agent.md). At the
+full sizes the agent does not yet solve held-out questions (docs/demo-agent.md)."""
 
 from __future__ import annotations
 
