@@ -51,6 +51,7 @@ def stage_agent_train(ctx: Context) -> StageReport:
         problems=ctx.artifacts["train_questions"],
         out=ctx.path("agent"),
         steps=z.sft_steps,
+        lr=z.sft_lr,
         d_model=z.d_model,
         n_layer=z.n_layer,
         block_size=z.block_size,
