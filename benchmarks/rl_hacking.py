@@ -255,8 +255,8 @@ def main() -> None:
             )
     t0 = time.time()
     if a.report_only:
-        done = {str(Path(j["out"])) for j in jobs}
-        runs = {n: [d for d in ds if str(d) not in done] for n, ds in runs.items()}
+        unfinished = {str(Path(j["out"])) for j in jobs}
+        runs = {n: [d for d in ds if str(d) not in unfinished] for n, ds in runs.items()}
         runs = {n: ds for n, ds in runs.items() if ds}
         jobs = []
     if jobs:

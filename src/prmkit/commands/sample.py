@@ -11,7 +11,7 @@ from prmkit.data.converters import report_skipped
 from prmkit.grade import sample_problems
 from prmkit.models.generator import SamplingParams
 from prmkit.models.load import load_generator
-from prmkit.worlds import WORLDS, get_world
+from prmkit.worlds import WORLDS, token_budget
 
 
 @dataclass
@@ -60,7 +60,7 @@ def run(cfg: Config) -> dict:
     problems = read_jsonl(cfg.problems, Problem.from_dict, invalid)
     skipped = report_skipped(invalid)
     policy = load_generator(cfg.policy)
-    max_new = cfg.max_new_tokens or get_world(cfg.world).MAX_NEW_TOKENS  # None: the world's
+    max_new = token_budget(cfg.world, cfg.max_new_tokens)  # None: the world's
     params = SamplingParams(cfg.n, max_new, cfg.temperature, cfg.top_p, seed=cfg.seed)
     t0 = time.time()
     try:
