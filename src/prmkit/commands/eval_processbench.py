@@ -59,8 +59,8 @@ class Config(PRMOptions):
     """optional folder: processbench.json, processbench.md (the table) and processbench.png (F1 per split; predicted against true first error)"""
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
-    max_tokens: int = 16384
-    """padded tokens per forward pass when scoring (trained PRMs)"""
+    max_tokens: int | None = None
+    """padded tokens per forward pass when scoring a model PRM (default: the PRM's own; a prmkit PRM: 2048 on CPU, where small passes run fastest, 16384 on an accelerator; a published PRM: 16384)"""
     progress: bool = True
     """show progress bars (stderr)"""
 

@@ -79,15 +79,19 @@ def load_scorer(
     `prm_format` names its format, else it is detected), or "critic:URL", a generative
     critic behind an OpenAI-compatible endpoint (`prmkit.prm.critic`; `kw`
     critic_model, critic_samples). device, dtype, batch_size, quantize and `kw`
-    (max_tokens): where and how a model PRM runs (see `prmkit.prm.scoring.load_prm`).
+    (max_tokens, workers): where and how a model PRM runs (see
+    `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search, eval, score and the reward server share. Trained
     PRMs are imported only when asked for, so the rule PRMs load without model code.
     """
     critic = {k: kw.pop(k) for k in ("critic_model", "critic_samples") if k in kw}
     name, _, named_world = spec.partition(":")
-    if quantize != "none" and (name in ("critic", "noisy-rule") or name in RULE_PRMS):
-        raise InputError(f"--quantize {quantize} applies to encoder PRMs only", spec)
+    if name in ("critic", "noisy-rule") or name in RULE_PRMS:
+        if quantize != "none":
+            raise InputError(f"--quantize {quantize} applies to encoder PRMs only", spec)
+        if kw.get("workers", 1) != 1:
+            raise InputError(f"--workers {kw['workers']} applies to encoder PRMs only", spec)
     if spec.startswith("critic:"):
         from prmkit.prm.critic import load_critic
 

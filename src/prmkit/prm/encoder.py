@@ -42,6 +42,8 @@ from safetensors.torch import load_file, save_file
 
 from prmkit.data import InputError
 from prmkit.models.checkpoint import read_config
+from prmkit.prm.encoder_tags import layout, tag_states
+from prmkit.prm.encoder_workers import check_workers, map_in_workers
 from prmkit.prm.models import STEP_KINDS, StepModel
 from prmkit.prm.tagging import IGNORE, Batch, StepFormat, Tagged, collate, encoder, length_buckets
 
@@ -131,6 +133,9 @@ class EncoderStepModel(StepModel):
         self.pad_id = tokenizer.pad_token_id or 0
         self.fmt = StepFormat(tag="[SEP]", tag_ids=[self.sep_id], prompt_sep="[SEP]", bos=True)
         self.max_len = self.window
+        # set by encoder_quant.quantize_encoder: its int8 Linears read each pass's row
+        # lengths (.n) from it; EncoderScorer's own pass sets them
+        self.row_lengths = None
 
     @classmethod
     def from_pretrained(
@@ -248,23 +253,72 @@ class EncoderStepModel(StepModel):
 
 class EncoderScorer:
     """An encoder PRM behind the StepScorer protocol: windows grouped by length, one
-    pass each, scores put back in step order. max_tokens: padded tokens per pass."""
+    pass each, scores put back in step order.
 
-    def __init__(self, model: EncoderStepModel, max_tokens: int = 4096, max_batch: int = 64):
+    max_tokens: padded tokens per pass (default 2048 on CPU, where small passes keep
+    activations in cache, 16384 on an accelerator); max_batch: windows per pass.
+    skip_unread: the pass of `encoder_tags` (the last layer at the step tags only,
+    attention by blocks of what the mask lets through; the same scores up to float
+    rounding); False: the plain full pass (`step_logits`).
+    workers: 1 scores in this process; N >= 2 scores the passes in N forked processes
+    of one torch thread each, forked for each call (`encoder_workers`, CPU only): the
+    same passes, so the same scores as this process at one thread.
+    """
+
+    def __init__(
+        self,
+        model: EncoderStepModel,
+        max_tokens: int | None = None,
+        max_batch: int = 64,
+        skip_unread: bool = True,
+        workers: int = 1,
+    ):
         self.model = model.eval()
         self.kind = model.kind
-        self.max_tokens, self.max_batch = max_tokens, max_batch
+        cpu = model.device.type == "cpu"
+        self.max_tokens = max_tokens or (2048 if cpu else 16384)
+        self.max_batch = max_batch
+        self.skip_unread = skip_unread
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, not {workers}")
+        if workers > 1:
+            if not cpu:
+                raise ValueError(f"worker processes score on CPU; the PRM is on {model.device}")
+            check_workers(workers)
+        self.workers = workers
 
     @torch.inference_mode()
+    def batch_logits(self, batch: Batch) -> list[float]:
+        """One logit per tag of `batch`, row-major."""
+        m = self.model
+        if not self.skip_unread:
+            return m.step_logits(batch).float().cpu().tolist()
+        dev = m.device
+        if m.row_lengths is not None:  # int8 Linears: each row's real tokens
+            m.row_lengths.n = batch.mask.sum(1).tolist()
+        mask = step_causal_mask(batch.step_of.to(dev), batch.mask.to(dev))
+        lay = layout(batch.step_of, batch.mask, mask)
+        at, valid = batch.tag_at.to(dev), batch.tag_valid.to(dev)
+        h = tag_states(m.encoder, batch.ids.to(dev), lay, at, valid)
+        return m.head(h).squeeze(-1).float().cpu().tolist()
+
+    def tagged_logits(self, windows: list[Tagged]) -> list[float]:
+        """`batch_logits` of the windows collated into one pass."""
+        return self.batch_logits(collate(windows, self.model.pad_id))
+
     def logits(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
         rows: list[tuple[int, Tagged]] = []
         for i, (prompt, steps) in enumerate(items):
             rows += [(i, t) for t in self.model.windows(prompt, list(steps))]
         out: list[list[float]] = [[0.0] * len(steps) for _, steps in items]
         lengths = [len(t.input_ids) for _, t in rows]
-        for chunk in length_buckets(lengths, self.max_tokens, self.max_batch):
-            batch = collate([rows[j][1] for j in chunk], self.model.pad_id, chunk)
-            z = self.model.step_logits(batch).float().cpu().tolist()
+        chunks = length_buckets(lengths, self.max_tokens, self.max_batch)
+        passes = [[rows[j][1] for j in chunk] for chunk in chunks]
+        if self.workers > 1:
+            logits = map_in_workers(self.tagged_logits, passes, self.workers)
+        else:
+            logits = (self.tagged_logits(p) for p in passes)
+        for chunk, z in zip(chunks, logits):
             k = 0
             for j in chunk:
                 i, t = rows[j]

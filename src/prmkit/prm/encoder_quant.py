@@ -73,7 +73,9 @@ CALIBRATION = [
 
 class RowLengths:
     """The real length of every row of the batch the encoder reads now, set by a forward
-    pre-hook on the encoder (`quantize_encoder`); None: every position is real."""
+    pre-hook on the encoder (`quantize_encoder`), or, on the scorer's own pass
+    (`encoder_tags.tag_states`, which does not call the encoder's forward), by the
+    scorer through the model's `row_lengths`; None: every position is real."""
 
     def __init__(self) -> None:
         self.n: list[int] | None = None
@@ -156,7 +158,7 @@ def input_absmax(model, layers: dict[str, nn.Linear], rows: RowLengths, items):
 
     handles = [lin.register_forward_hook(hook(n)) for n, lin in layers.items()]
     try:
-        EncoderScorer(model).logits(list(items))
+        EncoderScorer(model, skip_unread=False).logits(list(items))  # every Linear, every row
     finally:
         for h in handles:
             h.remove()
@@ -181,6 +183,7 @@ def quantize_encoder(model, mode: str = "int8", calibration=CALIBRATION):
     }
     rows = RowLengths()
     model.encoder.register_forward_pre_hook(rows.hook, with_kwargs=True)
+    model.row_lengths = rows
     absmax = input_absmax(model.eval(), layers, rows, calibration)
     for name, lin in layers.items():
         parent, _, child = name.rpartition(".")

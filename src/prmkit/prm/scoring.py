@@ -122,14 +122,19 @@ def load_prm(
     device (default: a published PRM on cuda when there is one, a prmkit model where
     it loads), dtype (auto, float32, bfloat16, float16), batch_size (most solutions per
     pass: 16 published, 256 prmkit) and `max_tokens` place and batch a model PRM.
-    quantize: none, or int8 for an encoder PRM on CPU (`prmkit.prm.encoder_quant`).
+    quantize: none, or int8 for an encoder PRM on CPU (`prmkit.prm.encoder_quant`);
+    `workers` (default 1): an encoder PRM's scoring processes (`EncoderScorer`).
     """
     from prmkit.prm.published import is_published, load_published, place
 
     folder = Path(path)
     cfg = folder_config(folder) if (folder / "config.json").is_file() else None
-    if quantize != "none" and (cfg is None or cfg.get("backend") != "encoder"):
+    encoder = cfg is not None and cfg.get("backend") == "encoder"
+    if quantize != "none" and not encoder:
         raise InputError(f"--quantize {quantize} applies to encoder PRMs only", path)
+    workers = kw.pop("workers", 1)
+    if workers != 1 and not encoder:
+        raise InputError(f"--workers {workers} applies to encoder PRMs only", path)
     if is_published(path, prm_format, cfg):
         return load_published(path, prm_format, device, dtype, batch_size, kw.get("max_tokens"))
     if batch_size is not None:
@@ -153,5 +158,8 @@ def load_prm(
             model = quantize_encoder(model, quantize)
         except ValueError as e:
             raise InputError(str(e), path) from None
-        return EncoderScorer(model, **kw)
+        try:
+            return EncoderScorer(model, workers=workers, **kw)
+        except ValueError as e:
+            raise InputError(str(e), path) from None
     return ModelScorer(place(load_step_model(path, cfg), device, dtype), **kw)

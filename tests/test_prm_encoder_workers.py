@@ -1,0 +1,105 @@
+"""Scoring an encoder PRM in worker processes (prmkit.prm.encoder_workers): the same
+scores as one process, in order, through `EncoderScorer`, `load_prm` and `prmkit score`;
+refused where it cannot apply."""
+
+import copy
+import json
+
+import pytest
+import torch
+from bert_tiny import build_tiny_bert
+from test_prm_train import make_samples
+
+from prmkit.data import read_jsonl, write_jsonl
+from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
+from prmkit.prm.encoder_quant import quantize_encoder
+from prmkit.prm.encoder_workers import map_in_workers
+from prmkit.prm.scoring import load_prm
+
+
+@pytest.fixture(scope="module")
+def prm(tmp_path_factory):
+    torch.manual_seed(0)
+    m = EncoderStepModel.from_pretrained(str(build_tiny_bert(tmp_path_factory.mktemp("b"))))
+    torch.nn.init.normal_(m.head.weight, std=0.5)
+    m.context = 4
+    m.window = 40  # several windows per solution
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return make_samples(20, seed=11)
+
+
+@pytest.fixture(scope="module")
+def items(samples):
+    return [(s.prompt, s.steps) for s in samples]
+
+
+def _one_thread(fn):
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(n)
+
+
+def _square(x):
+    return x * x
+
+
+def _pid(_):
+    import os
+
+    return os.getpid()
+
+
+def test_map_in_workers_in_order_in_other_processes():
+    import os
+
+    assert map_in_workers(_square, list(range(7)), 2) == [0, 1, 4, 9, 16, 25, 36]
+    assert map_in_workers(_square, [], 2) == []
+    pids = set(map_in_workers(_pid, [0] * 8, 2))
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    with pytest.raises(ValueError, match="2 or more"):
+        map_in_workers(_square, [1], 1)
+
+
+@pytest.mark.parametrize("mode", ["none", "int8"])
+def test_workers_give_the_scores_of_one_process(prm, items, mode):
+    m = quantize_encoder(copy.deepcopy(prm), mode)
+    one = _one_thread(lambda: EncoderScorer(m, max_tokens=160).score(items))
+    scorer = EncoderScorer(m, max_tokens=160, workers=2)
+    two = scorer.score(items)
+    again = scorer.score(items[::-1])  # new workers for each call
+    again_one = _one_thread(lambda: EncoderScorer(m, max_tokens=160).score(items[::-1]))
+    assert sum(len(s) for s in one) > 40 and len({round(x, 3) for s in one for x in s}) > 10
+    assert two == one
+    assert again == again_one  # other batches (other padding): equal to float rounding
+    assert sum(again, []) == pytest.approx(sum(one[::-1], []), abs=1e-5)
+
+
+def test_workers_refused_where_they_cannot_apply(prm):
+    with pytest.raises(ValueError, match=">= 1"):
+        EncoderScorer(prm, workers=0)
+
+
+def test_score_cli_workers(prm, samples, tmp_path, capsys):
+    from prmkit.cli import main
+
+    prm.save(tmp_path / "prm")
+    write_jsonl(tmp_path / "in.jsonl", [s.to_dict() for s in samples[:8]])
+    outs = {}
+    for n in (1, 2):
+        out = tmp_path / f"w{n}.jsonl"
+        args = ["score", "--prm", str(tmp_path / "prm"), "--in", str(tmp_path / "in.jsonl")]
+        assert main(args + ["--out", str(out), "--workers", str(n)]) in (0, None)
+        json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        outs[n] = [r["meta"]["prm_scores"] for r in read_jsonl(out)]
+    assert sum(outs[1], []) == pytest.approx(sum(outs[2], []), abs=1e-6)
+    assert load_prm(str(tmp_path / "prm"), workers=2).workers == 2
+    args = ["score", "--prm", "rule", "--in", str(tmp_path / "in.jsonl")]
+    assert main(args + ["--out", str(tmp_path / "r.jsonl"), "--workers", "2"]) == 2
+    assert "--workers 2 applies to encoder PRMs only" in capsys.readouterr().err
