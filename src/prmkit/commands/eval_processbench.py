@@ -60,7 +60,7 @@ class Config(PRMOptions):
     skip_invalid: bool = False
     """skip malformed records (named on stderr, counted in the summary) instead of stopping at the first"""
     max_tokens: int | None = None
-    """padded tokens per forward pass when scoring a model PRM (default: the PRM's own; a prmkit PRM: 2048 on CPU, where small passes run fastest, 16384 on an accelerator; a published PRM: 16384)"""
+    """padded tokens per forward pass when scoring a model PRM (default: the PRM's own: 16384 for a published PRM; a prmkit PRM on CPU 2048, where small passes run fastest, except an encoder PRM in one process of several threads, 16384; on an accelerator 16384)"""
     progress: bool = True
     """show progress bars (stderr)"""
 

@@ -24,7 +24,7 @@ class Config(PRMOptions):
     out: str
     """JSONL: each input record unchanged plus its per-step scores (prmkit samples: meta.prm_scores; other formats: prm_scores)"""
     max_tokens: int | None = None
-    """padded tokens per forward pass when scoring a model PRM (default: the PRM's own; a prmkit PRM: 2048 on CPU, where small passes run fastest, 16384 on an accelerator; a published PRM: 16384)"""
+    """padded tokens per forward pass when scoring a model PRM (default: the PRM's own: 16384 for a published PRM; a prmkit PRM on CPU 2048, where small passes run fastest, except an encoder PRM in one process of several threads, 16384; on an accelerator 16384)"""
     world: str = "auto"
     """the world whose checker a rule PRM uses; auto: a sample's meta.world, else arithmetic for arithmetic-world prompts, else gsm8k (free text). A world named in --prm wins"""
     skip_invalid: bool = False

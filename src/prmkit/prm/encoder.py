@@ -255,8 +255,11 @@ class EncoderScorer:
     """An encoder PRM behind the StepScorer protocol: windows grouped by length, one
     pass each, scores put back in step order.
 
-    max_tokens: padded tokens per pass (default 2048 on CPU, where small passes keep
-    activations in cache, 16384 on an accelerator); max_batch: windows per pass.
+    max_tokens: padded tokens per pass; default 2048 on CPU in one-thread processes
+    (workers, or torch at one thread when the scorer is made), where small passes keep
+    activations in cache, else 16384 (several torch threads split every operator, and
+    small passes leave them waiting for each other; an accelerator wants big passes).
+    max_batch: windows per pass.
     skip_unread: the pass of `encoder_tags` (the last layer at the step tags only,
     attention by blocks of what the mask lets through; the same scores up to float
     rounding); False: the plain full pass (`step_logits`).
@@ -276,7 +279,8 @@ class EncoderScorer:
         self.model = model.eval()
         self.kind = model.kind
         cpu = model.device.type == "cpu"
-        self.max_tokens = max_tokens or (2048 if cpu else 16384)
+        small = cpu and (workers > 1 or torch.get_num_threads() == 1)
+        self.max_tokens = max_tokens or (2048 if small else 16384)
         self.max_batch = max_batch
         self.skip_unread = skip_unread
         if workers < 1:

@@ -47,7 +47,7 @@ class PRMOptions(ModelPRMOptions):
     RANGES: ClassVar[dict[str, str]] = {"critic_samples": ">= 1", "workers": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     workers: int = 1
-    """an encoder PRM on CPU: 1 scores in this process (torch threads: OMP_NUM_THREADS); N >= 2 scores its passes in N forked processes of one thread each, the same scores as one process at one thread (on 2 cores, --workers 2 is fastest: docs/prm-encoder.md)"""
+    """an encoder PRM on CPU: 1 scores in this process (torch threads: OMP_NUM_THREADS); N >= 2 scores its passes in N forked processes of one thread each, the same scores as one process at one thread (speed: docs/prm-encoder.md)"""
     critic_model: str | None = None
     """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
     critic_samples: int | None = None
