@@ -103,3 +103,16 @@ def test_score_cli_workers(prm, samples, tmp_path, capsys):
     args = ["score", "--prm", "rule", "--in", str(tmp_path / "in.jsonl")]
     assert main(args + ["--out", str(tmp_path / "r.jsonl"), "--workers", "2"]) == 2
     assert "--workers 2 applies to encoder PRMs only" in capsys.readouterr().err
+
+
+def test_pass_size_follows_the_threads(prm):
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert EncoderScorer(prm).max_tokens == 2048  # one thread: small passes
+        torch.set_num_threads(2)
+        assert EncoderScorer(prm).max_tokens == 16384  # threads share every operator
+        assert EncoderScorer(prm, workers=2).max_tokens == 2048  # one-thread workers
+        assert EncoderScorer(prm, max_tokens=500, workers=2).max_tokens == 500
+    finally:
+        torch.set_num_threads(n)
