@@ -12,6 +12,12 @@ PRM gets exactly right, and, over erroneous episodes, whether its flag comes ear
 exactly, late or never; then the mean score of turns before the first error and of
 turns from it on.
 
+Then the entity picks: every `get` that directly follows a `search` and takes one of the
+ids that search listed, up to the first error (a pick is wrong when the verifier puts
+a wrong-entity first error there: a look-alike of the question's name; a pick whose
+first error is of another kind, a wrong relation, is left out), and the AUROC of the PRM's
+score on right picks against wrong ones (0.5: the PRM cannot tell them apart).
+
     python benchmarks/turn_prm_errors.py scored.jsonl --threshold 0.18
 """
 
@@ -19,7 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
+
+from prmkit.evaluate.processbench import auroc
 
 
 def kind_of(record: dict) -> str:
@@ -31,6 +40,22 @@ def kind_of(record: dict) -> str:
     return "wrong answer" if kind.startswith("answer ") else kind
 
 
+def entity_picks(record: dict) -> list[tuple[float, bool]]:
+    """(PRM score, pick is right) for each get on an id the search before it listed."""
+    turns, scores = record["turns"], record["meta"]["prm_scores"]
+    fe = record["labels"]["first_error"]
+    picks = []
+    wrong_entity = kind_of(record) == "wrong entity"
+    for i in range(1, len(turns)):
+        if fe not in (-1, None) and (i > fe or (i == fe and not wrong_entity)):
+            break
+        m = re.match(r"get\[(\w+)", turns[i]["action"])
+        before = turns[i - 1]
+        if m and before["action"].startswith("search") and m.group(1) in before["observation"]:
+            picks.append((scores[i], i != fe))
+    return picks
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -39,7 +64,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.5)
     a = ap.parse_args()
     total, right, where = Counter(), Counter(), Counter()
-    before, after = [], []
+    before, after, picks = [], [], []
     with open(a.scored, encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
@@ -60,6 +85,7 @@ def main() -> None:
                     if flag > fe
                     else "exact"
                 ] += 1
+            picks += entity_picks(r)
             for i, x in enumerate(scores):
                 (before if fe is None or i < fe else after).append(x)
     print(f"threshold {a.threshold}")
@@ -71,10 +97,18 @@ def main() -> None:
     print(
         f"mean score: turns before the first error {mean(before):.3f}, from it on {mean(after):.3f}"
     )
+    pick_auroc = auroc([s for s, _ in picks], [ok for _, ok in picks])
+    n_right = sum(ok for _, ok in picks)
+    print(
+        f"entity picks after a search: {len(picks)} ({n_right} right, "
+        f"{len(picks) - n_right} look-alikes), AUROC of the PRM's score {pick_auroc:.3f}"
+    )
     summary = {
         "benchmark": "turn_prm_errors",
         "threshold": a.threshold,
         "episodes": sum(total.values()),
+        "entity_picks": len(picks),
+        "entity_pick_auroc": round(pick_auroc, 4),
     }
     print(json.dumps(summary | {"exact": {k: [right[k], total[k]] for k in total}}))
 

@@ -1,0 +1,82 @@
+"""Expert tool-use episodes with one controlled mistake, weighted towards look-alike picks.
+
+Writes samples for `prmkit label --method verify` (exact turn labels, no policy): for
+each of --n episodes, a question drawn from --problems, then with probability
+--right the expert's shortest solution (`toolqa.solve`), with probability --twin a
+`get` on the look-alike of the question's entity that its search listed (the agent's
+commonest first error), and otherwise one mistake of any kind (`toolqa.corrupt`:
+wrong entity, wrong relation, calculation slip, early answer). It is the data of the
+test in docs/agents.md of whether a turn PRM can learn to tell a look-alike pick from
+the right one when it is shown thousands of them with exact labels.
+
+    python benchmarks/toolqa_corrupted.py --problems train.jsonl --n 6000 --seed 1 --out syn.jsonl
+    prmkit label --method verify --in syn.jsonl --out syn_exact.jsonl --world toolqa
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+
+from prmkit.worlds.toolqa.task import corrupt, solve, split_turn
+
+
+def twin_pick(prompt: str, rng: random.Random, tries: int = 20) -> list[str]:
+    """A corrupted episode whose first get takes an id its search listed (a look-alike)."""
+    for _ in range(tries):
+        steps, _ = corrupt(prompt, rng, "entity")
+        listed = steps[0].split(" => ", 1)[-1]
+        if len(steps) > 1 and steps[1].startswith("get["):
+            if steps[1][4:].split(",")[0] in listed:
+                return steps
+    return steps
+
+
+def episode(problem: dict, rng: random.Random, right: float, twin: float) -> tuple[dict, str]:
+    """One sample record (prompt, reference, steps, turns) and what was done to it."""
+    prompt, u = problem["prompt"], rng.random()
+    if u < right:
+        steps, kind = solve(prompt), "right"
+    elif u < right + twin:
+        steps, kind = twin_pick(prompt, rng), "look-alike pick"
+    else:
+        steps, kind = corrupt(prompt, rng)
+    turns = [dict(zip(("action", "observation"), split_turn(s))) for s in steps]
+    record = {
+        "prompt": prompt,
+        "reference": problem["answer"],
+        "steps": steps,
+        "turns": turns,
+        "meta": {"world": "toolqa", "made": kind},
+    }
+    return record, kind
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--problems", required=True, help="toolqa questions (world generate)")
+    ap.add_argument("--n", type=int, default=6000, help="episodes to write")
+    ap.add_argument("--right", type=float, default=0.3, help="share of expert episodes")
+    ap.add_argument("--twin", type=float, default=0.45, help="share of look-alike picks")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    with open(a.problems, encoding="utf-8") as f:
+        problems = [json.loads(line) for line in f if line.strip()]
+    rng, made = random.Random(a.seed), Counter()
+    with open(a.out, "w", encoding="utf-8") as out:
+        for i in range(a.n):
+            p = problems[rng.randrange(len(problems))]
+            record, kind = episode(p, rng, a.right, a.twin)
+            made[kind] += 1
+            record = {"id": f"corrupted-{i}", "problem_id": p.get("id", str(i))} | record
+            out.write(json.dumps(record) + "\n")
+    print(json.dumps({"benchmark": "toolqa_corrupted", "out": a.out, "episodes": a.n} | made))
+
+
+if __name__ == "__main__":
+    main()
