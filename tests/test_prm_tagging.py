@@ -225,3 +225,20 @@ def test_length_buckets_cover_each_index_once_and_respect_limits():
     assert flat == list(range(500))
     for b in buckets:
         assert len(b) <= 32 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 1000)
+
+
+def test_hf_encoder_is_quiet_about_long_texts(tmp_path, caplog):
+    """A text longer than the model's positions is windowed later: no transformers warning."""
+    from bert_tiny import build_tiny_bert
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    tok = AutoTokenizer.from_pretrained(build_tiny_bert(tmp_path / "bert", max_positions=16))
+    encode, _ = encoder(tok)
+    hf_logging.enable_propagation()
+    try:
+        ids = encode("one two three four " * 20)
+    finally:
+        hf_logging.disable_propagation()
+    assert len(ids) > tok.model_max_length
+    assert "longer than the specified maximum" not in caplog.text

@@ -90,8 +90,11 @@ def encoder(tok: Any) -> tuple[Callable[[str], list[int]], int | None]:
                 break
         return (lambda text: tok.encode(text, add_special_tokens=False).ids), bos
     if callable(tok) and hasattr(tok, "bos_token_id"):
+        # verbose=False: a text longer than the model's positions is expected here (its
+        # steps are windowed later), so transformers' "longer than the maximum" warning
+        # would only alarm the user.
         return (
-            lambda text: list(tok(text, add_special_tokens=False)["input_ids"])
+            lambda text: list(tok(text, add_special_tokens=False, verbose=False)["input_ids"])
         ), tok.bos_token_id
     raise TypeError(f"unsupported tokenizer type {type(tok).__name__}")
 
