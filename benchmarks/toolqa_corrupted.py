@@ -3,8 +3,10 @@
 Writes samples for `prmkit label --method verify` (exact turn labels, no policy): for
 each of --n episodes, a question drawn from --problems, then with probability
 --right the expert's shortest solution (`toolqa.solve`), with probability --twin a
-`get` on the look-alike of the question's entity that its search listed (the agent's
-commonest first error), and otherwise one mistake of any kind (`toolqa.corrupt`:
+first `get` on the look-alike of the question's entity that its search listed (the
+agent's commonest first error; the rest of the chain follows from there; a question
+whose search lists no look-alike gets another mistake), and otherwise one mistake of
+any kind (`toolqa.corrupt`:
 wrong entity, wrong relation, calculation slip, early answer). It is the data of the
 test in docs/agents.md of whether a turn PRM can learn to tell a look-alike pick from
 the right one when it is shown thousands of them with exact labels.
@@ -18,20 +20,29 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from collections import Counter
 
 from prmkit.worlds.toolqa.task import corrupt, solve, split_turn
 
 
-def twin_pick(prompt: str, rng: random.Random, tries: int = 20) -> list[str]:
-    """A corrupted episode whose first get takes an id its search listed (a look-alike)."""
+def first_get_id(steps: list[str]) -> str | None:
+    """The id the second turn's `get` takes, or None when it is not a get."""
+    m = re.match(r"get\[(\w+)\s*,", steps[1]) if len(steps) > 1 else None
+    return m.group(1) if m else None
+
+
+def twin_pick(prompt: str, rng: random.Random, tries: int = 50) -> list[str] | None:
+    """A corrupted episode whose first get takes the other id its search listed (the
+    look-alike of the question's entity); None when `corrupt` draws none in `tries`."""
+    right = first_get_id(solve(prompt))
     for _ in range(tries):
         steps, _ = corrupt(prompt, rng, "entity")
-        listed = steps[0].split(" => ", 1)[-1]
-        if len(steps) > 1 and steps[1].startswith("get["):
-            if steps[1][4:].split(",")[0] in listed:
-                return steps
-    return steps
+        listed = re.findall(r"\b([A-Z]\d+)\b", steps[0].split(" => ", 1)[-1])
+        picked = first_get_id(steps)
+        if picked in listed and picked != right:
+            return steps
+    return None
 
 
 def episode(problem: dict, rng: random.Random, right: float, twin: float) -> tuple[dict, str]:
@@ -39,8 +50,8 @@ def episode(problem: dict, rng: random.Random, right: float, twin: float) -> tup
     prompt, u = problem["prompt"], rng.random()
     if u < right:
         steps, kind = solve(prompt), "right"
-    elif u < right + twin:
-        steps, kind = twin_pick(prompt, rng), "look-alike pick"
+    elif u < right + twin and (picked := twin_pick(prompt, rng)) is not None:
+        steps, kind = picked, "look-alike pick"
     else:
         steps, kind = corrupt(prompt, rng)
     turns = [dict(zip(("action", "observation"), split_turn(s))) for s in steps]

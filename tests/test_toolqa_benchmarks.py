@@ -1,0 +1,59 @@
+"""The toolqa look-alike benchmarks' data: made look-alike picks and named `get` actions."""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from toolqa_corrupted import first_get_id, twin_pick  # noqa: E402
+from toolqa_named import rewrite  # noqa: E402
+
+from prmkit.worlds.toolqa.task import generate, solve  # noqa: E402
+
+
+def test_twin_pick_takes_the_other_listed_id():
+    problems = generate(20, seed=0)
+    rng, made = random.Random(0), 0
+    for p in problems:
+        steps = twin_pick(p["prompt"], rng)
+        if steps is None:
+            continue
+        made += 1
+        listed = re.findall(r"\b([A-Z]\d+)\b", steps[0].split(" => ", 1)[1])
+        picked, right = first_get_id(steps), first_get_id(solve(p["prompt"]))
+        assert picked in listed and picked != right
+    assert made >= 10
+
+
+def test_rewrite_names_listed_ids_only():
+    record = {
+        "prompt": "kb 1. From Defefi follow mayor; give the age.",
+        "steps": [
+            "search[Defefi] => L29 Defefi; L44 Defufi",
+            "get[L44, mayor] => P18 Somu Boro",
+            "get[P75, age] => 30",
+            "get[P18, age] => 32",
+            "answer[32] => done",
+        ],
+        "labels": {"first_error": 1},
+    }
+    record["turns"] = [
+        dict(zip(("action", "observation"), s.split(" => ", 1))) for s in record["steps"]
+    ]
+    new = rewrite(record)
+    assert new["steps"] == [
+        "search[Defefi] => L29 Defefi; L44 Defufi",
+        "get[L44 Defufi, mayor] => P18 Somu Boro",
+        "get[P75, age] => 30",  # never listed: left as written
+        "get[P18 Somu Boro, age] => 32",
+        "answer[32] => done",
+    ]
+    assert [t["action"] for t in new["turns"]] == [s.split(" => ")[0] for s in new["steps"]]
+    assert (
+        new["labels"] == record["labels"]
+        and record["steps"][1] == "get[L44, mayor] => P18 Somu Boro"
+    )
