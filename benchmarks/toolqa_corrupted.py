@@ -23,19 +23,20 @@ import random
 import re
 from collections import Counter
 
-from prmkit.worlds.toolqa.task import corrupt, solve, split_turn
+from prmkit.worlds.toolqa.kb import parse_action
+from prmkit.worlds.toolqa.task import corrupt, parse_prompt, solve, split_turn
 
 
 def first_get_id(steps: list[str]) -> str | None:
     """The id the second turn's `get` takes, or None when it is not a get."""
-    m = re.match(r"get\[(\w+)\s*,", steps[1]) if len(steps) > 1 else None
-    return m.group(1) if m else None
+    parsed = parse_action(split_turn(steps[1])[0]) if len(steps) > 1 else None
+    return parsed[1][0] if parsed and parsed[0] == "get" else None
 
 
 def twin_pick(prompt: str, rng: random.Random, tries: int = 50) -> list[str] | None:
     """A corrupted episode whose first get takes the other id its search listed (the
     look-alike of the question's entity); None when `corrupt` draws none in `tries`."""
-    right = first_get_id(solve(prompt))
+    right = parse_prompt(prompt).path[0]  # the question's entity: the expert's first get
     for _ in range(tries):
         steps, _ = corrupt(prompt, rng, "entity")
         listed = re.findall(r"\b([A-Z]\d+)\b", steps[0].split(" => ", 1)[-1])
