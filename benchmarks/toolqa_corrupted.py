@@ -21,10 +21,12 @@ import argparse
 import json
 import random
 import re
+import sys
 from collections import Counter
 
+from prmkit.data import InputError, read_jsonl, write_jsonl
 from prmkit.worlds.toolqa.kb import parse_action
-from prmkit.worlds.toolqa.task import corrupt, parse_prompt, solve, split_turn
+from prmkit.worlds.toolqa.task import corrupt, is_prompt, parse_prompt, solve, split_turn
 
 
 def first_get_id(steps: list[str]) -> str | None:
@@ -44,6 +46,15 @@ def twin_pick(prompt: str, rng: random.Random, tries: int = 50) -> list[str] | N
         if picked in listed and picked != right:
             return steps
     return None
+
+
+def question(record: dict) -> dict:
+    """A toolqa question of `world generate`; ValueError for anything else."""
+    if not isinstance(record, dict) or not is_prompt(str(record.get("prompt", ""))):
+        raise ValueError("not a toolqa question (prmkit world generate --world toolqa)")
+    if "answer" not in record:
+        raise ValueError("a toolqa question without its answer")
+    return record
 
 
 def episode(problem: dict, rng: random.Random, right: float, twin: float) -> tuple[dict, str]:
@@ -66,7 +77,7 @@ def episode(problem: dict, rng: random.Random, right: float, twin: float) -> tup
     return record, kind
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -77,18 +88,21 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    with open(a.problems, encoding="utf-8") as f:
-        problems = [json.loads(line) for line in f if line.strip()]
-    rng, made = random.Random(a.seed), Counter()
-    with open(a.out, "w", encoding="utf-8") as out:
-        for i in range(a.n):
-            p = problems[rng.randrange(len(problems))]
-            record, kind = episode(p, rng, a.right, a.twin)
-            made[kind] += 1
-            record = {"id": f"corrupted-{i}", "problem_id": p.get("id", str(i))} | record
-            out.write(json.dumps(record) + "\n")
+    try:  # a line that is not JSON or not a toolqa question: FILE:LINE, exit 2
+        problems = read_jsonl(a.problems, question)
+    except InputError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    rng, made, records = random.Random(a.seed), Counter(), []
+    for i in range(a.n):
+        p = problems[rng.randrange(len(problems))]
+        record, kind = episode(p, rng, a.right, a.twin)
+        made[kind] += 1
+        records.append({"id": f"corrupted-{i}", "problem_id": p.get("id", str(i))} | record)
+    write_jsonl(a.out, records)
     print(json.dumps({"benchmark": "toolqa_corrupted", "out": a.out, "episodes": a.n} | made))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

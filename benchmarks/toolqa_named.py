@@ -20,6 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
+
+from prmkit.data import InputError, read_jsonl, write_jsonl
 
 ENTITY = re.compile(r"\b([A-Z]\d+) ([A-Z][a-z]+(?: [A-Z][a-z]+)*)")
 GET = re.compile(r"^get\[(\w+)\s*,")
@@ -54,27 +57,33 @@ def rewrite(record: dict) -> dict:
     return {**record, "turns": turns, "steps": steps}
 
 
-def main() -> None:
+def rewritten(record: dict) -> tuple[dict, dict]:
+    """(the record, its rewrite); ValueError for a record that is not a toolqa episode."""
+    if not isinstance(record, dict) or not isinstance(record.get("turns"), list):
+        raise ValueError("no turns: not a toolqa episode (sample or label output)")
+    if not isinstance(record.get("steps"), list):
+        raise ValueError("no steps: not a toolqa episode (sample or label output)")
+    return record, rewrite(record)
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("src", help="toolqa episodes (JSONL with turns)")
     ap.add_argument("dst", help="where to write the rewritten episodes")
     a = ap.parse_args()
-    n = changed = 0
-    with open(a.src, encoding="utf-8") as f, open(a.dst, "w", encoding="utf-8") as out:
-        for line in f:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            new = rewrite(record)
-            n += 1
-            changed += new["steps"] != record["steps"]
-            out.write(json.dumps(new) + "\n")
-    print(
-        json.dumps({"benchmark": "toolqa_named", "out": a.dst, "episodes": n, "rewritten": changed})
-    )
+    try:  # a line that is not JSON, or a record without turns: FILE:LINE, exit 2
+        pairs = read_jsonl(a.src, rewritten)
+    except InputError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    write_jsonl(a.dst, (new for _, new in pairs))
+    changed = sum(new["steps"] != old["steps"] for old, new in pairs)
+    summary = {"benchmark": "toolqa_named", "out": a.dst, "episodes": len(pairs)}
+    print(json.dumps(summary | {"rewritten": changed}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -57,3 +57,14 @@ def test_rewrite_names_listed_ids_only():
         new["labels"] == record["labels"]
         and record["steps"][1] == "get[L44, mayor] => P18 Somu Boro"
     )
+
+
+def test_named_rejects_a_record_without_turns_with_file_and_line(tmp_path, monkeypatch, capsys):
+    import toolqa_named
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"steps": [], "turns": []}\n{"prompt": "x", "steps": []}\n')
+    monkeypatch.setattr(sys, "argv", ["toolqa_named.py", str(src), str(tmp_path / "out.jsonl")])
+    assert toolqa_named.main() == 2
+    assert f"{src}:2: no turns" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists()
