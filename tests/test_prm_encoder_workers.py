@@ -81,6 +81,21 @@ def test_workers_give_the_scores_of_one_process(prm, items, mode):
     assert sum(again, []) == pytest.approx(sum(one[::-1], []), abs=1e-5)
 
 
+def test_workers_are_dealt_the_longest_passes_first(prm, items, monkeypatch):
+    import prmkit.prm.encoder as encoder
+
+    dealt = []
+
+    def record(fn, passes, workers):
+        dealt.extend(max(len(t.input_ids) for t in p) for p in passes)  # longest row
+        return [fn(p) for p in passes]
+
+    monkeypatch.setattr(encoder, "map_in_workers", record)
+    scores = EncoderScorer(prm, max_tokens=160, workers=2).score(items)
+    assert len(dealt) > 3 and dealt == sorted(dealt, reverse=True) and dealt[0] > dealt[-1]
+    assert scores == _one_thread(lambda: EncoderScorer(prm, max_tokens=160).score(items))
+
+
 def test_workers_refused_where_they_cannot_apply(prm):
     with pytest.raises(ValueError, match=">= 1"):
         EncoderScorer(prm, workers=0)

@@ -265,7 +265,8 @@ class EncoderScorer:
     rounding); False: the plain full pass (`step_logits`).
     workers: 1 scores in this process; N >= 2 scores the passes in N forked processes
     of one torch thread each, forked for each call (`encoder_workers`, CPU only): the
-    same passes, so the same scores as this process at one thread.
+    same passes, so the same scores as this process at one thread; the longest passes
+    are dealt first, so that no worker is left with a long pass while the other idles.
     """
 
     def __init__(
@@ -318,8 +319,8 @@ class EncoderScorer:
         lengths = [len(t.input_ids) for _, t in rows]
         chunks = length_buckets(lengths, self.max_tokens, self.max_batch)
         passes = [[rows[j][1] for j in chunk] for chunk in chunks]
-        if self.workers > 1:
-            logits = map_in_workers(self.tagged_logits, passes, self.workers)
+        if self.workers > 1:  # longest first (length_buckets sorts them ascending)
+            logits = map_in_workers(self.tagged_logits, passes[::-1], self.workers)[::-1]
         else:
             logits = (self.tagged_logits(p) for p in passes)
         for chunk, z in zip(chunks, logits):
