@@ -188,3 +188,23 @@ def test_rerank_free_text_steps_and_uneven_groups(tmp_path, capsys):
     s = last_json(out)
     assert set(s["curve"]) == {"1", "2", "4"} and s["curve"]["4"] == s["expected_accuracy"]
     assert s["expected_accuracy"] == round((2 / 3 + 0) / 2, 4) and s["prm_tokens"] > 0
+
+
+def test_rerank_toolqa_episodes(tmp_path, capsys):
+    """A world with its own token budget (toolqa: 256) reranks a file; the flag is refused."""
+    from prmkit.worlds import toolqa
+
+    p = toolqa.generate(1, seed=3)[0]
+    right = toolqa.solve(p["prompt"])
+    wrong = toolqa.corrupt(p["prompt"], random.Random(0), "early")[0]
+    rows = [
+        Sample(id=f"t-{k}", problem_id="t", prompt=p["prompt"], reference=p["answer"], steps=s)
+        for k, s in enumerate([wrong, right])
+    ]
+    path = write(tmp_path / "ep.jsonl", rows)
+    args = ["search", "--in", path, "--method", "bon", "--prm", "rule", "--world", "toolqa"]
+    code, out, err = run_cli([*args, "--out", tmp_path / "o.jsonl"], capsys)
+    assert code == 0, err
+    assert last_json(out)["accuracy"] == 1.0 and last_json(out)["oracle"] == 1.0
+    code, _, err = run_cli([*args, "--out", tmp_path / "o.jsonl", "--max-new-tokens", 40], capsys)
+    assert code == 2 and "--max-new-tokens does not apply" in err

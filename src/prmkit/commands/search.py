@@ -85,7 +85,7 @@ class Config(SearchSettings):
             raise ValueError(f"--in reranks with --method {', '.join(RERANK_METHODS)}")
         if self.policy or self.problems:
             raise ValueError("--in reranks a file: --policy and --problems do not apply")
-        defaults = SearchSettings()
+        defaults = SearchSettings(world=self.world)  # a world's own token budget is no flag
         for name in NOT_FOR_RERANK:
             if getattr(self, name) != getattr(defaults, name):
                 raise ValueError(f"--{name.replace('_', '-')} does not apply to --in")
