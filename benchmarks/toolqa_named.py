@@ -1,16 +1,11 @@
-"""Rewrite toolqa episodes so that each `get` names the entity it takes: `get[L44 Defufi, mayor]`.
+"""Write toolqa episodes as a `--render toolqa-named` PRM reads them: `get[L44 Defufi, mayor]`.
 
-The test of docs/agents.md ("The look-alike pick") of whether a turn PRM fails on
-look-alike picks because of what the check needs or because of how the episode reads.
-To see that `get[L44, mayor]` after the search `L29 Defefi; L44 Defufi` takes the
-look-alike of "Defefi", a PRM must find L44 in the observation, read the name after it,
-and compare that with the question's name: three hops learned from one bit per turn.
-This rewrite writes the name an id had in an earlier observation next to the id in the
-action, so the comparison is between the question and the action only. Nothing is
-added that the episode does not hold: the name is copied from an observation the PRM
-already reads. Labels, observations and everything else are kept; `steps` and `turns`
-are rewritten alike, so the files train and score as before (`prmkit prm train`,
-`prmkit score`, `benchmarks/turn_prm_errors.py`, whose pick test reads the id only).
+A PRM trained with `prmkit prm train --render toolqa-named` reads every episode through
+`prmkit.worlds.toolqa.named_steps` (each `get` with the name an earlier observation
+listed for its id) in training and wherever it scores, so it needs no rewritten file.
+This script writes that view to a file, to read it, or for tools that read files: labels,
+observations and everything else are kept; `steps` and `turns` are rewritten alike.
+docs/agents.md ("A PRM that learns the look-alike pick") says why the view helps.
 
     python benchmarks/toolqa_named.py made_exact.jsonl made_named.jsonl
 """
@@ -19,41 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 
 from prmkit.data import InputError, read_jsonl, write_jsonl
-
-ENTITY = re.compile(r"\b([A-Z]\d+) ([A-Z][a-z]+(?: [A-Z][a-z]+)*)")
-GET = re.compile(r"^get\[(\w+)\s*,")
-
-
-def names_seen(observation: str, names: dict[str, str]) -> None:
-    """Add every `ID Name` an observation lists to names (a later listing wins)."""
-    for part in observation.split(";"):
-        m = ENTITY.search(part.strip())
-        if m:
-            names[m.group(1)] = m.group(2)
-
-
-def named_action(action: str, names: dict[str, str]) -> str:
-    """`get[ID, rel]` as `get[ID Name, rel]` when ID was listed before; else unchanged."""
-    m = GET.match(action)
-    if not m or m.group(1) not in names:
-        return action
-    return f"get[{m.group(1)} {names[m.group(1)]}," + action[m.end() :]
+from prmkit.worlds.toolqa import named_steps, split_turn
 
 
 def rewrite(record: dict) -> dict:
-    """The record with every `get` action naming its entity, in turns and steps."""
-    names: dict[str, str] = {}
-    turns, steps = [], list(record["steps"])
-    for i, turn in enumerate(record["turns"]):
-        action = named_action(turn["action"], names)
-        turns.append({**turn, "action": action})
-        if i < len(steps) and steps[i].startswith(turn["action"]):
-            steps[i] = action + steps[i][len(turn["action"]) :]
-        names_seen(turn["observation"], names)
+    """The record with every `get` action naming its entity, in turns and steps
+    (`prmkit.worlds.toolqa.named_steps`, the view a `--render toolqa-named` PRM reads)."""
+    steps = named_steps(list(record["steps"]))
+    turns = [{**t, "action": split_turn(s)[0]} for t, s in zip(record["turns"], steps)]
     return {**record, "turns": turns, "steps": steps}
 
 

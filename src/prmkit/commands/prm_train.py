@@ -63,6 +63,10 @@ class Config(TrainSettings, PRMModelSettings):
             raise ValueError(
                 "--kind implicit needs --init: the policy (pi_ref, and pi_phi's start)"
             )
+        if self.render != "none" and self.kind == "implicit":
+            raise ValueError(
+                "--render applies to --kind prm and orm (an implicit PRM reads the policy's text)"
+            )
         if self.objective == "step" and self.kind != "implicit":
             raise ValueError(
                 "--objective step applies to --kind implicit (prm and orm always train on steps)"
@@ -92,6 +96,7 @@ def run(cfg: Config) -> dict:
     lr = lr_and_beta(cfg)[0]
     s = TrainSettings(**{f.name: getattr(cfg, f.name) for f in fields(TrainSettings)} | {"lr": lr})
     extra = {"train": {"data": cfg.data, "labels": cfg.labels, "seed": cfg.seed}}
+    extra |= {"render": cfg.render} if cfg.render != "none" else {}
 
     def on_step(n: int) -> None:
         if cfg.save_every and n % cfg.save_every == 0 and n < cfg.steps:
@@ -120,7 +125,7 @@ def run(cfg: Config) -> dict:
             source = "outcomes" if cfg.kind == "orm" else label_source(samples, cfg.labels)
     except ValueError as e:  # e.g. text outside the built-in vocabulary, a too-long solution
         raise InputError(str(e), cfg.data) from None
-    extra = {
+    extra |= {
         "train": log
         | {"data": cfg.data, "labels": cfg.labels, "label_source": source, "seed": cfg.seed}
         | ({"objective": cfg.objective} if cfg.kind == "implicit" else {})
@@ -128,6 +133,7 @@ def run(cfg: Config) -> dict:
     model.save(cfg.out, extra)
     return (
         {"command": "prm train", "out": cfg.out, "kind": model.kind, "label_source": source}
+        | ({"render": cfg.render} if cfg.render != "none" else {})
         | log
         | {"skipped": skipped, "seconds": round(time.time() - t0, 1)}
     )

@@ -59,6 +59,8 @@ class PRMModelSettings:
     """builtin without --init: attention heads"""
     block_size: int = 256
     """builtin: longest tagged solution in tokens"""
+    render: Literal["none", "toolqa-named"] = "none"
+    """how the PRM reads steps, in training and wherever it scores (saved with it): none, as written; toolqa-named, each toolqa get[ID, rel] as get[ID Name, rel] with the name an earlier observation listed (docs/agents.md); prm and orm kinds"""
 
 
 def unescape(text: str) -> str:
@@ -67,7 +69,14 @@ def unescape(text: str) -> str:
 
 
 def build_model(cfg: PRMModelSettings, beta: float) -> StepModel:
-    """The untrained model that `cfg` asks for; `beta`: an implicit PRM's reward scale."""
+    """The untrained model that `cfg` asks for, reading steps through `cfg.render`;
+    `beta`: an implicit PRM's reward scale."""
+    model = _untrained(cfg, beta)
+    model.render = cfg.render
+    return model
+
+
+def _untrained(cfg: PRMModelSettings, beta: float) -> StepModel:
     if cfg.kind == "implicit":
         return ImplicitPRM.from_policy(cfg.init, beta)
     kind = "orm" if cfg.kind == "orm" else "prm"

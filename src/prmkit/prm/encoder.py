@@ -176,7 +176,7 @@ class EncoderStepModel(StepModel):
         if labels is not None and len(labels) != len(steps):
             raise ValueError(f"{len(labels)} labels for {len(steps)} steps")
         p_ids = self.enc(prompt)
-        pieces = [self.enc(s) + [self.sep_id] for s in steps]
+        pieces = [self.enc(s) + [self.sep_id] for s in self.view(steps)]
         keep, plan = plan_windows(len(p_ids), [len(x) for x in pieces], self.window, self.context)
         head = [self.cls_id] + p_ids[len(p_ids) - keep :] + [self.sep_id]
         room = self.window - len(head)

@@ -30,6 +30,7 @@ from prmkit.data import InputError
 from prmkit.models.checkpoint import load_state, read_config, save_checkpoint
 from prmkit.models.gpt import GPT, GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
+from prmkit.prm.render import RENDERS
 from prmkit.prm.tagging import Batch, StepFormat, Tagged, tag_steps
 
 STEP_KINDS = ("prm", "orm")
@@ -43,9 +44,15 @@ class StepModel(nn.Module):
     fmt: StepFormat
     pad_id: int
     max_len: int | None = None
+    render: str = "none"
+    """how the PRM reads steps (`prmkit.prm.render.RENDERS`), saved in config.json"""
+
+    def view(self, steps: list[str]) -> list[str]:
+        """The steps as this PRM reads them (its render applied)."""
+        return RENDERS[self.render](steps)
 
     def encode(self, prompt: str, steps: list[str], labels=None) -> Tagged:
-        t = tag_steps(self.tok, prompt, steps, self.fmt, labels)
+        t = tag_steps(self.tok, prompt, self.view(steps), self.fmt, labels)
         if self.max_len is not None and len(t.input_ids) > self.max_len:
             raise ValueError(
                 f"solution of {len(t.input_ids)} tokens exceeds the PRM's limit of {self.max_len} "

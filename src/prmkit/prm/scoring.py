@@ -17,6 +17,7 @@ from prmkit.data import InputError
 from prmkit.models.checkpoint import check_kind, folder_config, read_config
 from prmkit.prm.implicit import IMPLICIT_KIND, ImplicitPRM
 from prmkit.prm.models import STEP_KINDS, BuiltinStepModel, HFStepModel, StepModel
+from prmkit.prm.render import render_of
 from prmkit.prm.rule import RulePRM
 from prmkit.prm.scorer import StepScorer
 from prmkit.prm.tagging import collate, length_buckets
@@ -97,13 +98,17 @@ def load_step_model(ckpt_dir: str | Path, cfg: dict | None = None) -> StepModel:
     """A discriminative PRM or ORM checkpoint (any backend); `cfg`: its config.json when
     the caller has read it already."""
     cfg = cfg or read_config(ckpt_dir, STEP_KINDS)
+    render = render_of(cfg, str(Path(ckpt_dir) / "config.json"))
     if cfg.get("backend") == "hf":
-        return HFStepModel.load(ckpt_dir, cfg)
-    if cfg.get("backend") == "encoder":
+        model: StepModel = HFStepModel.load(ckpt_dir, cfg)
+    elif cfg.get("backend") == "encoder":
         from prmkit.prm.encoder import EncoderStepModel
 
-        return EncoderStepModel.load(ckpt_dir, cfg)
-    return BuiltinStepModel.load(ckpt_dir, cfg)
+        model = EncoderStepModel.load(ckpt_dir, cfg)
+    else:
+        model = BuiltinStepModel.load(ckpt_dir, cfg)
+    model.render = render  # the view it was trained on, wherever it scores
+    return model
 
 
 def load_prm(
@@ -150,10 +155,10 @@ def load_prm(
     if cfg["kind"] == IMPLICIT_KIND:
         return ModelScorer(place(ImplicitPRM.load(path, cfg), device, dtype), **kw)
     if cfg.get("backend") == "encoder":  # windows of whole steps: its own scorer
-        from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
+        from prmkit.prm.encoder import EncoderScorer
         from prmkit.prm.encoder_quant import quantize_encoder
 
-        model = place(EncoderStepModel.load(path, cfg), device, dtype)
+        model = place(load_step_model(path, cfg), device, dtype)
         try:
             model = quantize_encoder(model, quantize)
         except ValueError as e:

@@ -18,6 +18,7 @@ from prmkit.worlds.toolqa.kb import (
     observe,
     parse_action,
 )
+from prmkit.worlds.toolqa.render import named_steps
 from prmkit.worlds.toolqa.task import (
     MISTAKES,
     NAME,
@@ -67,6 +68,7 @@ __all__ = [
     "is_prompt",
     "judge",
     "local_errors",
+    "named_steps",
     "observe",
     "parse_action",
     "parse_prompt",
