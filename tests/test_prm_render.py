@@ -139,3 +139,31 @@ def test_unknown_render_in_config_names_the_file(tmp_path, capsys):
         capsys,
     )
     assert code == 2 and f"{folder / 'config.json'}: unknown render 'upper'" in err
+
+
+def test_serve_prm_scores_raw_episodes_through_the_render_in_workers(tmp_path, capsys, monkeypatch):
+    """`serve prm --workers 2` on an encoder PRM with a render: a client sends an episode as
+    written and gets the scores `score` gives (the view applied in the scoring process)."""
+    import httpx
+
+    import prmkit.serve.http as http
+
+    bert = build_tiny_bert(tmp_path / "bert")
+    folder, _ = train(tmp_path, capsys, ["--backend", "encoder", "--init", str(bert)])
+    episode = toolqa_samples(2, seed=5)[0]
+    want = load_scorer(str(folder)).score([(episode.prompt, episode.steps)])[0]
+    seen = {}
+
+    def serve_here(app, host, port, what, access_log=False):
+        with http.ThreadServer(app) as url:
+            body = {"problem": episode.prompt, "steps": episode.steps}
+            seen["scores"] = httpx.post(url + "/score", json=body).json()["scores"]
+            return url
+
+    monkeypatch.setattr(http, "serve_app", serve_here)
+    args = ["serve", "prm", "--model", folder, "--port", "0", "--workers", "2"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert seen["scores"] == pytest.approx(want, abs=1e-6)
+    code, _, err = run_cli([*args[:-1], "0"], capsys)
+    assert code == 2 and "--workers" in err

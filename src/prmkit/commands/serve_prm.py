@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -21,6 +22,7 @@ class Config(ServeOptions, ModelPRMOptions):
         "max_items": ">= 1",
         "max_steps": ">= 1",
         "max_chars": ">= 1",
+        "workers": ">= 1",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     model: str
@@ -50,6 +52,8 @@ class Config(ServeOptions, ModelPRMOptions):
     """the policy's tokenizer folder: /get_reward removes its special tokens (padding,
     end-of-sequence, chat markers) from OpenRLHF's queries and takes the problem from
     chat-templated prompts; default: the PRM folder's tokenizer, if it has one"""
+    workers: int = 1
+    """an encoder PRM on CPU: N >= 2 scores each batch's passes in N forked processes of one torch thread each, the same scores as one process at one thread (speed: docs/prm-encoder.md); 1 scores in the scoring process on --threads"""
     scorer_process: bool = True
     """score in a child process, so that HTTP handling and scoring run on separate cores
     (in one process Python's GIL serializes them); --no-scorer-process scores on a thread"""
@@ -86,12 +90,16 @@ def run(cfg: Config) -> dict:
 
     cleaner = query_cleaner(cfg.tokenizer, cfg.model)  # a bad folder fails before the PRM loads
     opts = cfg.model_args()
+    load = partial(load_scorer, workers=cfg.workers)  # picklable: the child process builds it
     if cfg.scorer_process:
         from prmkit.serve.scorer_process import ScorerProcess
 
-        scorer = ScorerProcess(load_scorer, cfg.model, cfg.world, *opts, threads=cfg.threads)
+        # a child that forks scoring workers cannot be daemonic
+        scorer = ScorerProcess(
+            load, cfg.model, cfg.world, *opts, threads=cfg.threads, daemon=cfg.workers == 1
+        )
     else:
-        scorer = load_scorer(cfg.model, cfg.world, *opts)
+        scorer = load(cfg.model, cfg.world, *opts)
     app = create_app(
         scorer,
         cleaner=cleaner,

@@ -15,6 +15,7 @@ call that was running raises RuntimeError and the next call starts a new child.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import multiprocessing as mp
 import threading
@@ -70,16 +71,21 @@ class ScorerProcess:
     """`factory(*args)` run in a child process, behind the StepScorer protocol.
 
     threads: torch intra-op threads in the child (0 keeps torch's default).
+    daemon: False lets the child fork processes of its own (an encoder PRM's scoring
+    workers); such a child is closed at exit by this process (a daemonic one is ended
+    by multiprocessing), and either kind ends when this process dies (its pipe closes).
     Construction waits until the child has built its scorer and raises its error if it
     could not (an InputError stays an InputError, so the CLI prints FILE: message).
     """
 
-    def __init__(self, factory: Callable, *args, threads: int = 0) -> None:
-        self.factory, self.args, self.threads = factory, args, threads
+    def __init__(self, factory: Callable, *args, threads: int = 0, daemon: bool = True) -> None:
+        self.factory, self.args, self.threads, self.daemon = factory, args, threads, daemon
         self.lock = threading.Lock()
         self.starts = 0
         self.proc = self.conn = None
         self.kind = "?"
+        if not daemon:  # runs before multiprocessing's own exit hook joins its children
+            atexit.register(self.close)
         self._start()
 
     def _start(self) -> None:
@@ -88,7 +94,7 @@ class ScorerProcess:
         self.proc = ctx.Process(
             target=_child,
             args=(child, self.factory, self.args, self.threads),
-            daemon=True,
+            daemon=self.daemon,
             name="prm-scorer",
         )
         self.proc.start()
