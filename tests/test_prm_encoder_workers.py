@@ -131,3 +131,36 @@ def test_pass_size_follows_the_threads(prm):
         assert EncoderScorer(prm, max_tokens=500, workers=2).max_tokens == 500
     finally:
         torch.set_num_threads(n)
+
+
+def test_search_rerank_with_prm_workers_and_quantize(prm, samples, tmp_path, capsys):
+    """`search --in --prm-workers 2` picks as one process does; --prm-quantize int8 loads
+    the int8 PRM; both are refused for a rule PRM rather than ignored."""
+    from prmkit.cli import main
+
+    prm.save(tmp_path / "prm")
+    write_jsonl(tmp_path / "in.jsonl", [s.to_dict() for s in samples])
+    picks = {}
+    for extra in (["--prm-workers", "1"], ["--prm-workers", "2"], ["--prm-quantize", "int8"]):
+        out = tmp_path / f"o{'_'.join(extra)}.jsonl"
+        args = ["search", "--in", str(tmp_path / "in.jsonl"), "--method", "bon", "--n", "4"]
+        assert main([*args, "--prm", str(tmp_path / "prm"), "--out", str(out), *extra]) == 0
+        capsys.readouterr()
+        picks[extra[-1]] = [(r["problem_id"], r["score"]) for r in read_jsonl(out)]
+    assert [p for p, _ in picks["1"]] == [p for p, _ in picks["2"]]
+    assert [s for _, s in picks["1"]] == pytest.approx([s for _, s in picks["2"]], abs=1e-6)
+    assert [s for _, s in picks["int8"]] != [s for _, s in picks["1"]]  # int8 scores differ
+    args = ["search", "--in", str(tmp_path / "in.jsonl"), "--method", "bon", "--prm", "rule"]
+    assert main([*args, "--out", str(tmp_path / "r.jsonl"), "--prm-workers", "2"]) == 2
+    assert "--workers 2 applies to encoder PRMs only" in capsys.readouterr().err
+
+
+def test_rl_passes_prm_workers_and_quantize_to_the_loader(monkeypatch):
+    import prmkit.prm.options as options
+    from prmkit.commands.rl import Config
+
+    seen = {}
+    monkeypatch.setattr(options, "load_scorer", lambda *a, **kw: seen.update(a=a, kw=kw))
+    cfg = Config(policy="p", out="o", prm="enc", prm_workers=2, prm_quantize="int8")
+    cfg.load_prm(cfg.prm, cfg.world)
+    assert seen["a"][0] == "enc" and seen["a"][-1] == "int8" and seen["kw"] == {"workers": 2}

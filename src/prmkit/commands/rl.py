@@ -13,7 +13,7 @@ from prmkit.data import InputError, Problem
 from prmkit.data.converters import report_skipped
 from prmkit.grade import read_world_problems
 from prmkit.models.load import load_local_policy
-from prmkit.prm.base import PRMFormat, load_scorer
+from prmkit.prm.options import PrefixedPRMOptions
 from prmkit.rl.agent import TurnRLTrainer, load_agent_policy
 from prmkit.rl.report import plot_curves
 from prmkit.rl.trainer import RLSettings, train_rl
@@ -21,13 +21,12 @@ from prmkit.worlds import get_world
 
 
 @dataclass(kw_only=True)
-class Config(RLSettings):
+class Config(PrefixedPRMOptions, RLSettings):
     """`prmkit rl`: the trainer's settings (`RLSettings`, documented there) and the run's inputs and outputs."""
 
     RANGES: ClassVar[dict[str, str]] = {
         "n_problems": ">= 1",
         "problem_seed": ">= 0",
-        "prm_batch_size": ">= 1",
         "save_every": ">= 0",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
@@ -38,14 +37,6 @@ class Config(RLSettings):
     """output directory: metrics.jsonl, settings.json, rl_*.png curves, policy/ (the trained policy)"""
     prm: str = "rule"
     """the PRM for --reward prm: 'rule' (the world's exact verifier: 0 from the first error on), 'local-rule' (its step checker: each step judged on its own, so correct work after a mistake scores 1) or a trained PRM folder"""
-    prm_format: PRMFormat | None = None
-    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
-    prm_device: str | None = None
-    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
-    prm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
-    prm_batch_size: int | None = None
-    """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     prover: str | None = None
     """the prover policy whose progress --reward pav rewards: a prmkit policy checkpoint or a local Hugging Face folder (default: --policy as it starts, kept fixed)"""
     problems: str | None = None
@@ -106,8 +97,7 @@ def run(cfg: Config) -> dict:
         policy = load_local_policy(cfg.policy)
     scorer = None
     if cfg.reward == "prm":
-        opts = (cfg.prm_format, cfg.prm_device, cfg.prm_dtype, cfg.prm_batch_size)
-        scorer = load_scorer(cfg.prm, cfg.world, *opts)
+        scorer = cfg.load_prm(cfg.prm, cfg.world)
     prover = load_local_policy(cfg.prover or cfg.policy) if cfg.reward == "pav" else None
     invalid = [] if cfg.skip_invalid else None
     problems = _problems(cfg.problems, cfg.n_problems, cfg.problem_seed, cfg.world, invalid)

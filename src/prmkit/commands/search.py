@@ -8,8 +8,8 @@ from typing import ClassVar, Literal
 
 from prmkit.data import InputError, Problem, read_jsonl, write_jsonl
 from prmkit.data.converters import read_samples, report_skipped
-from prmkit.prm.base import PRMFormat
-from prmkit.search import METHODS, SearchSettings, load_scorer, run_search, summarize
+from prmkit.prm.options import PrefixedPRMOptions
+from prmkit.search import METHODS, SearchSettings, run_search, summarize
 from prmkit.search.rerank import rerank, rerank_summary
 
 RERANK_METHODS = ("bon", "vote", "weighted-vote")
@@ -28,8 +28,8 @@ NOT_FOR_RERANK = (
 
 
 @dataclass(kw_only=True)
-class Config(SearchSettings):
-    RANGES: ClassVar[dict[str, str]] = {"prm_batch_size": ">= 1", "critic_samples": ">= 1"}
+class Config(PrefixedPRMOptions, SearchSettings):
+    RANGES: ClassVar[dict[str, str]] = {"critic_samples": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
 
     method: Literal["bon", "vote", "weighted-vote", "beam", "reject"]
@@ -48,14 +48,6 @@ class Config(SearchSettings):
     """--in: ties between candidates go to a seeded random one (per --seed and problem), or to the first in file order (biased when the file's order carries information)"""
     prm: str | None = None
     """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `rule:WORLD`, `noisy-rule:SIGMA[:SEED]` (experiments only), a trained PRM's directory, or a published PRM's folder (see --prm-format); vote needs none"""
-    prm_format: PRMFormat | None = None
-    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
-    prm_device: str | None = None
-    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
-    prm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
-    prm_batch_size: int | None = None
-    """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     critic_model: str | None = None
     """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
     critic_samples: int | None = None
@@ -97,15 +89,8 @@ class Config(SearchSettings):
 
 def run(cfg: Config) -> dict:
     scorer = (
-        load_scorer(
-            cfg.prm,
-            cfg.world,
-            cfg.prm_format,
-            cfg.prm_device,
-            cfg.prm_dtype,
-            cfg.prm_batch_size,
-            critic_model=cfg.critic_model,
-            critic_samples=cfg.critic_samples,
+        cfg.load_prm(
+            cfg.prm, cfg.world, critic_model=cfg.critic_model, critic_samples=cfg.critic_samples
         )
         if cfg.method != "vote"
         else None

@@ -66,6 +66,32 @@ class PRMOptions(ModelPRMOptions):
         )
 
 
+@dataclass(kw_only=True)
+class PrefixedPRMOptions:
+    """`ModelPRMOptions` named `--prm-*`, for commands whose own `--device` or
+    `--batch-size` mean the policy's (`search`, `rl`)."""
+
+    RANGES: ClassVar[dict[str, str]] = {"prm_batch_size": ">= 1", "prm_workers": ">= 1"}
+    """ranges of the numeric settings (prmkit.ranges), checked before a run"""
+    prm_format: PRMFormat | None = None
+    """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
+    prm_device: str | None = None
+    """device of a model PRM: cpu, cuda, cuda:1 (default: cuda when there is one for a published PRM; a prmkit checkpoint stays where it loads)"""
+    prm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """dtype of a model PRM: auto is bfloat16 on cuda and float32 on cpu"""
+    prm_batch_size: int | None = None
+    """most solutions per PRM forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
+    prm_quantize: Literal["none", "int8"] = "none"
+    """int8: an encoder PRM scores on CPU with its encoder's Linear layers in int8 (docs/prm-encoder.md); none: fp32"""
+    prm_workers: int = 1
+    """an encoder PRM on CPU: N >= 2 scores its passes in N forked processes of one thread each, the same scores as one process at one thread"""
+
+    def load_prm(self, spec: str, world: str, **kw) -> StepScorer:
+        """`load_scorer(spec, world, ...)` with these options; `kw`: critic options."""
+        opts = (self.prm_format, self.prm_device, self.prm_dtype, self.prm_batch_size)
+        return load_scorer(spec, world, *opts, self.prm_quantize, workers=self.prm_workers, **kw)
+
+
 def rule_world(spec: str, world: str, first: Sample) -> str | None:
     """The world whose checker the rule PRM `spec` uses: the one it names (rule:gsm8k),
     else `world`, else (`world` auto) the first sample's (`guess_world`). None when
