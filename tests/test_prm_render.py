@@ -167,3 +167,15 @@ def test_serve_prm_scores_raw_episodes_through_the_render_in_workers(tmp_path, c
     assert seen["scores"] == pytest.approx(want, abs=1e-6)
     code, _, err = run_cli([*args[:-1], "0"], capsys)
     assert code == 2 and "--workers" in err
+
+
+def test_an_implicit_prm_with_a_render_is_refused(tiny_policy, tmp_path):
+    from prmkit.data import InputError
+    from prmkit.prm.implicit import ImplicitPRM
+
+    folder = ImplicitPRM.from_policy(str(tiny_policy), beta=0.5).save(tmp_path / "imp")
+    load_scorer(str(folder))  # loads without one
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(cfg | {"render": "toolqa-named"}))
+    with pytest.raises(InputError, match="an implicit PRM takes no render"):
+        load_scorer(str(folder))

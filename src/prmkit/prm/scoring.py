@@ -153,6 +153,8 @@ def load_prm(
         except ValueError as e:
             raise InputError(str(e), str(Path(path) / "config.json")) from None
     if cfg["kind"] == IMPLICIT_KIND:
+        if render_of(cfg, str(folder / "config.json")) != "none":  # it reads the policy's text
+            raise InputError("an implicit PRM takes no render", str(folder / "config.json"))
         return ModelScorer(place(ImplicitPRM.load(path, cfg), device, dtype), **kw)
     if cfg.get("backend") == "encoder":  # windows of whole steps: its own scorer
         from prmkit.prm.encoder import EncoderScorer
