@@ -353,6 +353,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads in the server")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with --model, an encoder PRM: `serve prm --workers` (scoring processes)",
+    )
+    ap.add_argument(
         "--repeats", type=int, default=1, help="alternate the two modes this many times"
     )
     ap.add_argument("--no-sweep", action="store_true")
@@ -363,6 +369,8 @@ def main() -> None:
     )
     ap.add_argument("--serve-standin", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.workers != 1 and a.model is None:
+        ap.error("--workers applies to an encoder PRM given by --model")
     if a.serve_standin:
         return serve_standin(a)
 
@@ -407,6 +415,8 @@ def main() -> None:
                 str(wait),
                 "--threads",
                 str(a.threads),
+                "--workers",
+                str(a.workers),
                 *scorer_flag,
             ]
         extra = [
@@ -490,6 +500,7 @@ def main() -> None:
         "benchmark": "serve_load",
         "scorer": a.model or f"stand-in built-in PRM d_model={a.d_model} n_layer={a.n_layer}",
         "scorer_process": not a.no_scorer_process,
+        "workers": a.workers,
         "clients": a.clients,
         "seconds": a.seconds,
         "repeats": a.repeats,
