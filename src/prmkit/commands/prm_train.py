@@ -95,8 +95,8 @@ def run(cfg: Config) -> dict:
     model = build_model(cfg, lr_and_beta(cfg)[1])
     lr = lr_and_beta(cfg)[0]
     s = TrainSettings(**{f.name: getattr(cfg, f.name) for f in fields(TrainSettings)} | {"lr": lr})
-    extra = {"train": {"data": cfg.data, "labels": cfg.labels, "seed": cfg.seed}}
-    extra |= {"render": cfg.render} if cfg.render != "none" else {}
+    rendered = {"render": cfg.render} if cfg.render != "none" else {}  # saved and reported
+    extra = {"train": {"data": cfg.data, "labels": cfg.labels, "seed": cfg.seed}} | rendered
 
     def on_step(n: int) -> None:
         if cfg.save_every and n % cfg.save_every == 0 and n < cfg.steps:
@@ -133,7 +133,7 @@ def run(cfg: Config) -> dict:
     model.save(cfg.out, extra)
     return (
         {"command": "prm train", "out": cfg.out, "kind": model.kind, "label_source": source}
-        | ({"render": cfg.render} if cfg.render != "none" else {})
+        | rendered
         | log
         | {"skipped": skipped, "seconds": round(time.time() - t0, 1)}
     )

@@ -22,7 +22,6 @@ class Config(ServeOptions, ModelPRMOptions):
         "max_items": ">= 1",
         "max_steps": ">= 1",
         "max_chars": ">= 1",
-        "workers": ">= 1",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     model: str
@@ -52,8 +51,6 @@ class Config(ServeOptions, ModelPRMOptions):
     """the policy's tokenizer folder: /get_reward removes its special tokens (padding,
     end-of-sequence, chat markers) from OpenRLHF's queries and takes the problem from
     chat-templated prompts; default: the PRM folder's tokenizer, if it has one"""
-    workers: int = 1
-    """an encoder PRM on CPU: N >= 2 scores each batch's passes in N forked processes of one torch thread each, the same scores as one process at one thread (speed: docs/prm-encoder.md); 1 scores in the scoring process on --threads"""
     scorer_process: bool = True
     """score in a child process, so that HTTP handling and scoring run on separate cores
     (in one process Python's GIL serializes them); --no-scorer-process scores on a thread"""

@@ -19,9 +19,9 @@ from prmkit.worlds import guess_world
 @dataclass(kw_only=True)
 class ModelPRMOptions:
     """Where and how a model PRM runs (`load_scorer`'s prm_format, device, dtype,
-    batch_size and quantize)."""
+    batch_size, quantize and workers)."""
 
-    RANGES: ClassVar[dict[str, str]] = {"batch_size": ">= 1"}
+    RANGES: ClassVar[dict[str, str]] = {"batch_size": ">= 1", "workers": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm_format: PRMFormat | None = None
     """format of a published PRM --prm: math-shepherd|qwen-prm|rlhflow|skywork|trl|prmkit (default: detected from the folder)"""
@@ -33,6 +33,8 @@ class ModelPRMOptions:
     """most solutions per forward pass (default: 16 for a published PRM, 256 for a prmkit checkpoint)"""
     quantize: Literal["none", "int8"] = "none"
     """int8: an encoder PRM scores on CPU with its encoder's Linear layers in int8 (dynamic, SmoothQuant-smoothed; docs/prm-encoder.md); none: fp32, the reference"""
+    workers: int = 1
+    """an encoder PRM on CPU: 1 scores in the scoring process on its torch threads (OMP_NUM_THREADS, serve prm's --threads); N >= 2 scores the passes of each call in N forked processes of one thread each, the same scores as one process at one thread (speed: docs/prm-encoder.md)"""
 
     def model_args(self) -> tuple:
         """(prm_format, device, dtype, batch_size, quantize): `load_scorer`'s arguments
@@ -44,10 +46,8 @@ class ModelPRMOptions:
 class PRMOptions(ModelPRMOptions):
     """`ModelPRMOptions` and the options of an LLM critic as a PRM (`--prm critic:URL`)."""
 
-    RANGES: ClassVar[dict[str, str]] = {"critic_samples": ">= 1", "workers": ">= 1"}
+    RANGES: ClassVar[dict[str, str]] = {"critic_samples": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
-    workers: int = 1
-    """an encoder PRM on CPU: 1 scores in this process (torch threads: OMP_NUM_THREADS); N >= 2 scores its passes in N forked processes of one thread each, the same scores as one process at one thread (speed: docs/prm-encoder.md)"""
     critic_model: str | None = None
     """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
     critic_samples: int | None = None
