@@ -96,6 +96,29 @@ def test_workers_are_dealt_the_longest_passes_first(prm, items, monkeypatch):
     assert scores == _one_thread(lambda: EncoderScorer(prm, max_tokens=160).score(items))
 
 
+def test_a_small_call_is_cut_so_every_worker_scores(prm, items, monkeypatch):
+    """A served batch of a few short solutions fits one pass of 2,048 tokens; with
+    workers it is cut into one pass a worker, the scores unchanged to float rounding."""
+    import prmkit.prm.encoder as encoder
+
+    sizes = []
+
+    def record(fn, passes, workers):
+        sizes.extend(len(p) for p in passes)
+        return [fn(p) for p in passes]
+
+    monkeypatch.setattr(encoder, "map_in_workers", record)
+    few = items[:3]
+    scores = EncoderScorer(prm, max_tokens=100_000, workers=2).score(few)
+    windows = sum(len(prm.windows(p, list(s))) for p, s in few)
+    assert windows >= 3 and len(sizes) == 2 and sum(sizes) == windows
+    one = _one_thread(lambda: EncoderScorer(prm, max_tokens=100_000).score(few))
+    assert sum(scores, []) == pytest.approx(sum(one, []), abs=1e-5)
+    sizes.clear()
+    EncoderScorer(prm, max_tokens=100_000, workers=2).score(items[:1][:1])
+    assert sizes and max(sizes) <= -(-len(prm.windows(*items[0])) // 2)
+
+
 def test_workers_refused_where_they_cannot_apply(prm):
     with pytest.raises(ValueError, match=">= 1"):
         EncoderScorer(prm, workers=0)

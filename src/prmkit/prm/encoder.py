@@ -266,7 +266,8 @@ class EncoderScorer:
     workers: 1 scores in this process; N >= 2 scores the passes in N forked processes
     of one torch thread each, forked for each call (`encoder_workers`, CPU only): the
     same passes, so the same scores as this process at one thread; the longest passes
-    are dealt first, so that no worker is left with a long pass while the other idles.
+    are dealt first, so that no worker is left with a long pass while the other idles,
+    and a call of few windows is cut into at least N passes, so that every worker scores.
     """
 
     def __init__(
@@ -317,7 +318,11 @@ class EncoderScorer:
             rows += [(i, t) for t in self.model.windows(prompt, list(steps))]
         out: list[list[float]] = [[0.0] * len(steps) for _, steps in items]
         lengths = [len(t.input_ids) for _, t in rows]
-        chunks = length_buckets(lengths, self.max_tokens, self.max_batch)
+        # With workers, a call of few windows (a served batch of short solutions) would
+        # fit one pass and leave all but one worker idle: cap the rows of a pass so that
+        # every worker gets one.
+        per_pass = min(self.max_batch, -(-len(rows) // self.workers)) if rows else 1
+        chunks = length_buckets(lengths, self.max_tokens, per_pass)
         passes = [[rows[j][1] for j in chunk] for chunk in chunks]
         if self.workers > 1:  # longest first (length_buckets sorts them ascending)
             logits = map_in_workers(self.tagged_logits, passes[::-1], self.workers)[::-1]

@@ -34,7 +34,7 @@ class ModelPRMOptions:
     quantize: Literal["none", "int8"] = "none"
     """int8: an encoder PRM scores on CPU with its encoder's Linear layers in int8 (dynamic, SmoothQuant-smoothed; docs/prm-encoder.md); none: fp32, the reference"""
     workers: int = 1
-    """an encoder PRM on CPU: 1 scores in the scoring process on its torch threads (OMP_NUM_THREADS, serve prm's --threads); N >= 2 scores the passes of each call in N forked processes of one thread each, the same scores as one process at one thread (speed: docs/prm-encoder.md)"""
+    """an encoder PRM on CPU: 1 scores in the scoring process on its torch threads (OMP_NUM_THREADS, serve prm's --threads); N >= 2 scores the passes of each call in N forked processes of one thread each, the same scores as one process at one thread, to float rounding (speed: docs/prm-encoder.md)"""
 
     def model_args(self) -> tuple:
         """(prm_format, device, dtype, batch_size, quantize): `load_scorer`'s arguments
@@ -84,7 +84,7 @@ class PrefixedPRMOptions:
     prm_quantize: Literal["none", "int8"] = "none"
     """int8: an encoder PRM scores on CPU with its encoder's Linear layers in int8 (docs/prm-encoder.md); none: fp32"""
     prm_workers: int = 1
-    """an encoder PRM on CPU: N >= 2 scores its passes in N forked processes of one thread each, the same scores as one process at one thread"""
+    """an encoder PRM on CPU: N >= 2 scores its passes in N forked processes of one thread each, the same scores as one process at one thread, to float rounding"""
 
     def load_prm(self, spec: str, world: str, **kw) -> StepScorer:
         """`load_scorer(spec, world, ...)` with these options; `kw`: critic options."""
