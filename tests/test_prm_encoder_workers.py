@@ -187,3 +187,16 @@ def test_rl_passes_prm_workers_and_quantize_to_the_loader(monkeypatch):
     cfg = Config(policy="p", out="o", prm="enc", prm_workers=2, prm_quantize="int8")
     cfg.load_prm(cfg.prm, cfg.world)
     assert seen["a"][0] == "enc" and seen["a"][-1] == "int8" and seen["kw"] == {"workers": 2}
+
+
+def test_bfloat16_scores_near_float32_in_workers(prm, items, tmp_path):
+    """`--dtype bfloat16` on CPU: the encoder runs in bfloat16 (the tag pass included,
+    in workers too) and its scores stay near fp32's."""
+    prm.save(tmp_path / "prm")
+    fp32 = load_prm(str(tmp_path / "prm")).score(items)
+    bf16 = load_prm(str(tmp_path / "prm"), dtype="bfloat16", workers=2)
+    assert next(bf16.model.encoder.parameters()).dtype == torch.bfloat16
+    got = bf16.score(items)
+    assert [len(s) for s in got] == [len(s) for s in fp32]
+    assert sum(got, []) == pytest.approx(sum(fp32, []), abs=0.05)
+    assert sum(got, []) != sum(fp32, [])
