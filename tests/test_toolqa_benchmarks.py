@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from toolqa_corrupted import first_get_id, twin_pick  # noqa: E402
 from toolqa_named import rewrite  # noqa: E402
+from toolqa_pick_cut import cut  # noqa: E402
 
 from prmkit.worlds.toolqa.task import generate, solve  # noqa: E402
 
@@ -68,3 +69,28 @@ def test_named_rejects_a_record_without_turns_with_file_and_line(tmp_path, monke
     assert toolqa_named.main() == 2
     assert f"{src}:2: no turns" in capsys.readouterr().err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_pick_cut_keeps_the_turns_up_to_the_first_get():
+    steps = [
+        "search[Defefi] => L29 Defefi; L44 Defufi",
+        "get[L29, mayor] => P18 Somu Boro",
+        "get[P18, age] => 32",
+        "calc[32+1] => 34",
+        "answer[34] => done",
+    ]
+    record = {
+        "id": "a",
+        "prompt": "kb 1. From Defefi follow mayor; give the age plus 1.",
+        "steps": steps,
+        "turns": [{"action": s} for s in steps],
+        "labels": {"first_error": 3, "hard": [True, True, True, False, False]},
+        "meta": {"status": ["ok", "ok", "ok", "error", "after_error"]},
+    }
+    r = cut(record)
+    assert r["steps"] == steps[:2] and len(r["turns"]) == 2 and r["id"] == "a-pick"
+    assert r["labels"] == {"first_error": -1, "hard": [True, True]}
+    assert r["meta"]["status"] == ["ok", "ok"] and record["labels"]["first_error"] == 3
+    wrong = dict(record, labels={"first_error": 1, "hard": [True, False, False, False, False]})
+    assert cut(wrong)["labels"]["first_error"] == 1
+    assert cut(dict(record, steps=["answer[3] => done"])) is None
