@@ -265,9 +265,10 @@ class EncoderScorer:
     rounding); False: the plain full pass (`step_logits`).
     workers: 1 scores in this process; N >= 2 scores the passes in N forked processes
     of one torch thread each, forked for each call (`encoder_workers`, CPU only): the
-    same passes, so the same scores as this process at one thread; the longest passes
-    are dealt first, so that no worker is left with a long pass while the other idles,
-    and a call of few windows is cut into at least N passes, so that every worker scores.
+    same passes, so the same scores as this process at one thread, except that a call
+    of few windows is cut into at least N passes so that every worker scores (other
+    padding: the same scores to float rounding); the longest passes are dealt first,
+    so that no worker is left with a long pass while the other idles.
     """
 
     def __init__(
