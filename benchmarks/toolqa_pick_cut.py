@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from prmkit.data import InputError, read_jsonl, write_jsonl
 
 
 def pick_turn(steps: list[str]) -> int | None:
@@ -44,24 +47,33 @@ def cut(record: dict) -> dict | None:
     return r
 
 
-def main() -> None:
+def checked_cut(record: dict) -> dict | None:
+    """`cut(record)`; ValueError for a record that is not a verify-labelled episode."""
+    if not isinstance(record, dict) or not isinstance(record.get("steps"), list):
+        raise ValueError("no steps: not a toolqa episode")
+    labels = record.get("labels")
+    if not isinstance(labels, dict) or not isinstance(labels.get("hard"), list):
+        raise ValueError("no labels.hard: label it first (prmkit label --method verify)")
+    if "id" not in record or "first_error" not in labels:
+        raise ValueError("no id or labels.first_error: not prmkit label output")
+    return cut(record)
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("src", help="verify-labelled toolqa episodes (JSONL)")
     ap.add_argument("dst", help="where the cut episodes go")
     a = ap.parse_args()
-    kept = dropped = 0
-    with open(a.src) as f, open(a.dst, "w") as g:
-        for line in f:
-            r = cut(json.loads(line))
-            if r is None:
-                dropped += 1
-                continue
-            g.write(json.dumps(r) + "\n")
-            kept += 1
-    print(
-        json.dumps({"benchmark": "toolqa_pick_cut", "out": a.dst, "kept": kept, "dropped": dropped})
-    )
+    try:  # a line that is not JSON, or not a labelled episode: FILE:LINE, exit 2
+        cuts = read_jsonl(a.src, checked_cut)
+    except InputError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    kept = write_jsonl(a.dst, (c for c in cuts if c is not None))
+    summary = {"benchmark": "toolqa_pick_cut", "out": a.dst, "kept": kept}
+    print(json.dumps(summary | {"dropped": len(cuts) - kept}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

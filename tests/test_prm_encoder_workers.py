@@ -115,7 +115,7 @@ def test_a_small_call_is_cut_so_every_worker_scores(prm, items, monkeypatch):
     one = _one_thread(lambda: EncoderScorer(prm, max_tokens=100_000).score(few))
     assert sum(scores, []) == pytest.approx(sum(one, []), abs=1e-5)
     sizes.clear()
-    EncoderScorer(prm, max_tokens=100_000, workers=2).score(items[:1][:1])
+    EncoderScorer(prm, max_tokens=100_000, workers=2).score(items[:1])
     assert sizes and max(sizes) <= -(-len(prm.windows(*items[0])) // 2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
@@ -94,3 +95,18 @@ def test_pick_cut_keeps_the_turns_up_to_the_first_get():
     wrong = dict(record, labels={"first_error": 1, "hard": [True, False, False, False, False]})
     assert cut(wrong)["labels"]["first_error"] == 1
     assert cut(dict(record, steps=["answer[3] => done"])) is None
+
+
+def test_pick_cut_rejects_an_unlabelled_record_with_file_and_line(tmp_path, monkeypatch, capsys):
+    import toolqa_pick_cut
+
+    src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    good = {"id": "a", "steps": ["answer[3] => done"], "labels": {"first_error": -1, "hard": [1]}}
+    src.write_text(json.dumps(good) + '\n{"id": "b", "steps": ["search[X] => Y"]}\n')
+    monkeypatch.setattr(sys, "argv", ["toolqa_pick_cut.py", str(src), str(dst)])
+    assert toolqa_pick_cut.main() == 2
+    assert f"{src}:2: no labels.hard" in capsys.readouterr().err
+    assert not dst.exists()
+    src.write_text(json.dumps(good) + "\n")
+    assert toolqa_pick_cut.main() == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["dropped"] == 1

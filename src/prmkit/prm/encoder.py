@@ -322,7 +322,7 @@ class EncoderScorer:
         # With workers, a call of few windows (a served batch of short solutions) would
         # fit one pass and leave all but one worker idle: cap the rows of a pass so that
         # every worker gets one.
-        per_pass = min(self.max_batch, -(-len(rows) // self.workers)) if rows else 1
+        per_pass = min(self.max_batch, max(1, -(-len(rows) // self.workers)))
         chunks = length_buckets(lengths, self.max_tokens, per_pass)
         passes = [[rows[j][1] for j in chunk] for chunk in chunks]
         if self.workers > 1:  # longest first (length_buckets sorts them ascending)
