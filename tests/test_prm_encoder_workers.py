@@ -1,6 +1,7 @@
 """Scoring an encoder PRM in worker processes (prmkit.prm.encoder_workers): the same
 scores as one process, in order, through `EncoderScorer`, `load_prm` and `prmkit score`;
-refused where it cannot apply."""
+the workers kept across calls and forked again when the weights change; refused where
+it cannot apply."""
 
 import copy
 import json
@@ -13,7 +14,7 @@ from test_prm_train import make_samples
 from prmkit.data import read_jsonl, write_jsonl
 from prmkit.prm.encoder import EncoderScorer, EncoderStepModel
 from prmkit.prm.encoder_quant import quantize_encoder
-from prmkit.prm.encoder_workers import map_in_workers
+from prmkit.prm.encoder_workers import WorkerPool, weights_key
 from prmkit.prm.scoring import load_prm
 
 
@@ -46,25 +47,72 @@ def _one_thread(fn):
         torch.set_num_threads(n)
 
 
-def _square(x):
-    return x * x
+class _Calc:
+    """A pool owner whose answer depends on its state (`offset`)."""
+
+    def __init__(self):
+        self.offset = torch.zeros(())
+
+    def square(self, x):
+        return x * x + int(self.offset)
+
+    def pid(self, _):
+        import os
+
+        return os.getpid()
 
 
-def _pid(_):
+def test_worker_pool_in_order_in_kept_processes():
     import os
 
-    return os.getpid()
-
-
-def test_map_in_workers_in_order_in_other_processes():
-    import os
-
-    assert map_in_workers(_square, list(range(7)), 2) == [0, 1, 4, 9, 16, 25, 36]
-    assert map_in_workers(_square, [], 2) == []
-    pids = set(map_in_workers(_pid, [0] * 8, 2))
-    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    calc = _Calc()
+    squares = WorkerPool(calc, "square", 2, key=weights_key_of)
+    pids = WorkerPool(calc, "pid", 2, key=lambda c: 0)
+    assert squares.map(list(range(7))) == [0, 1, 4, 9, 16, 25, 36]
+    assert squares.map([]) == [] and squares.forks == 1  # kept
+    first = set(pids.map([0] * 8)) | set(pids.map([0] * 8))
+    assert os.getpid() not in first and 1 <= len(first) <= 2  # the same two processes
+    assert pids.forks == 1
+    calc.offset.add_(1)  # an in-place change: the kept workers hold the old state
+    assert squares.map([2, 3]) == [5, 10] and squares.forks == 2
+    pids.close()
+    assert not set(pids.map([0] * 8)) & first and pids.forks == 2  # new processes
+    squares.close(), pids.close()
     with pytest.raises(ValueError, match="2 or more"):
-        map_in_workers(_square, [1], 1)
+        WorkerPool(calc, "square", 1)
+
+
+def weights_key_of(calc):
+    return (id(calc.offset), calc.offset._version)
+
+
+def test_weights_key_sees_in_place_changes(prm):
+    m = copy.deepcopy(prm)
+    key = weights_key(m)
+    assert key is not None and weights_key(m) == key
+    with torch.no_grad():
+        m.head.weight.add_(0.1)
+    assert weights_key(m) != key
+    key = weights_key(m)
+    m.load_state_dict(prm.state_dict())
+    assert weights_key(m) != key
+
+
+def test_a_pool_ends_with_its_owner():
+    import gc
+
+    calc = _Calc()
+    pool = WorkerPool(calc, "pid", 2)
+    pool.map([0, 0])
+    procs = list(pool._pool._pool)
+    assert all(p.is_alive() for p in procs)
+    del calc
+    gc.collect()
+    for p in procs:
+        p.join(10)
+    assert not any(p.is_alive() for p in procs)
+    with pytest.raises(ValueError, match="no longer exists"):
+        pool.map([0])
 
 
 @pytest.mark.parametrize("mode", ["none", "int8"])
@@ -73,12 +121,28 @@ def test_workers_give_the_scores_of_one_process(prm, items, mode):
     one = _one_thread(lambda: EncoderScorer(m, max_tokens=160).score(items))
     scorer = EncoderScorer(m, max_tokens=160, workers=2)
     two = scorer.score(items)
-    again = scorer.score(items[::-1])  # new workers for each call
+    again = scorer.score(items[::-1])  # the same workers
     again_one = _one_thread(lambda: EncoderScorer(m, max_tokens=160).score(items[::-1]))
     assert sum(len(s) for s in one) > 40 and len({round(x, 3) for s in one for x in s}) > 10
-    assert two == one
+    assert two == one and scorer.pool.forks == 1
     assert again == again_one  # other batches (other padding): equal to float rounding
     assert sum(again, []) == pytest.approx(sum(one[::-1], []), abs=1e-5)
+    scorer.close()
+
+
+def test_kept_workers_score_the_weights_as_they_are(prm, items):
+    """A PRM trained between calls (an optimizer step changes its weights in place):
+    the next call forks new workers, so it scores with the new weights."""
+    m = copy.deepcopy(prm)
+    scorer = EncoderScorer(m, max_tokens=160, workers=2)
+    before = scorer.score(items)
+    opt = torch.optim.SGD(m.parameters(), lr=0.5)
+    m.head.weight.grad = torch.ones_like(m.head.weight)
+    opt.step()
+    after = scorer.score(items)
+    assert scorer.pool.forks == 2 and after != before
+    assert after == _one_thread(lambda: EncoderScorer(m, max_tokens=160).score(items))
+    scorer.close()
 
 
 def test_workers_are_dealt_the_longest_passes_first(prm, items, monkeypatch):
@@ -86,11 +150,11 @@ def test_workers_are_dealt_the_longest_passes_first(prm, items, monkeypatch):
 
     dealt = []
 
-    def record(fn, passes, workers):
+    def record(pool, passes):
         dealt.extend(max(len(t.input_ids) for t in p) for p in passes)  # longest row
-        return [fn(p) for p in passes]
+        return [pool.owner().tagged_logits(p) for p in passes]
 
-    monkeypatch.setattr(encoder, "map_in_workers", record)
+    monkeypatch.setattr(encoder.WorkerPool, "map", record)
     scores = EncoderScorer(prm, max_tokens=160, workers=2).score(items)
     assert len(dealt) > 3 and dealt == sorted(dealt, reverse=True) and dealt[0] > dealt[-1]
     assert scores == _one_thread(lambda: EncoderScorer(prm, max_tokens=160).score(items))
@@ -103,11 +167,11 @@ def test_a_small_call_is_cut_so_every_worker_scores(prm, items, monkeypatch):
 
     sizes = []
 
-    def record(fn, passes, workers):
+    def record(pool, passes):
         sizes.extend(len(p) for p in passes)
-        return [fn(p) for p in passes]
+        return [pool.owner().tagged_logits(p) for p in passes]
 
-    monkeypatch.setattr(encoder, "map_in_workers", record)
+    monkeypatch.setattr(encoder.WorkerPool, "map", record)
     few = items[:3]
     scores = EncoderScorer(prm, max_tokens=100_000, workers=2).score(few)
     windows = sum(len(prm.windows(p, list(s))) for p, s in few)

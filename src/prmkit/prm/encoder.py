@@ -43,7 +43,7 @@ from safetensors.torch import load_file, save_file
 from prmkit.data import InputError
 from prmkit.models.checkpoint import read_config
 from prmkit.prm.encoder_tags import layout, tag_states
-from prmkit.prm.encoder_workers import check_workers, map_in_workers
+from prmkit.prm.encoder_workers import WorkerPool, weights_key
 from prmkit.prm.models import STEP_KINDS, StepModel
 from prmkit.prm.tagging import IGNORE, Batch, StepFormat, Tagged, collate, encoder, length_buckets
 
@@ -264,11 +264,13 @@ class EncoderScorer:
     attention by blocks of what the mask lets through; the same scores up to float
     rounding); False: the plain full pass (`step_logits`).
     workers: 1 scores in this process; N >= 2 scores the passes in N forked processes
-    of one torch thread each, forked for each call (`encoder_workers`, CPU only): the
-    same passes, so the same scores as this process at one thread, except that a call
-    of few windows is cut into at least N passes so that every worker scores (other
+    of one torch thread each (`encoder_workers`, CPU only), forked at the first call
+    and kept, forked again when the model's weights have changed in place: the same
+    passes, so the same scores as this process at one thread, except that a call of
+    few windows is cut into at least N passes so that every worker scores (other
     padding: the same scores to float rounding); the longest passes are dealt first,
-    so that no worker is left with a long pass while the other idles.
+    so that no worker is left with a long pass while the other idles. `close()` ends
+    the workers (so does the scorer's collection, or the process's exit).
     """
 
     def __init__(
@@ -288,11 +290,19 @@ class EncoderScorer:
         self.skip_unread = skip_unread
         if workers < 1:
             raise ValueError(f"workers must be >= 1, not {workers}")
-        if workers > 1:
-            if not cpu:
-                raise ValueError(f"worker processes score on CPU; the PRM is on {model.device}")
-            check_workers(workers)
+        if workers > 1 and not cpu:
+            raise ValueError(f"worker processes score on CPU; the PRM is on {model.device}")
         self.workers = workers
+        self.pool = (
+            WorkerPool(self, "tagged_logits", workers, key=lambda s: weights_key(s.model))
+            if workers > 1
+            else None
+        )
+
+    def close(self) -> None:
+        """End the worker processes, if any (a later call forks new ones)."""
+        if self.pool is not None:
+            self.pool.close()
 
     @torch.inference_mode()
     def batch_logits(self, batch: Batch) -> list[float]:
@@ -325,8 +335,8 @@ class EncoderScorer:
         per_pass = min(self.max_batch, max(1, -(-len(rows) // self.workers)))
         chunks = length_buckets(lengths, self.max_tokens, per_pass)
         passes = [[rows[j][1] for j in chunk] for chunk in chunks]
-        if self.workers > 1:  # longest first (length_buckets sorts them ascending)
-            logits = map_in_workers(self.tagged_logits, passes[::-1], self.workers)[::-1]
+        if self.pool is not None:  # longest first (length_buckets sorts them ascending)
+            logits = self.pool.map(passes[::-1])[::-1]
         else:
             logits = (self.tagged_logits(p) for p in passes)
         for chunk, z in zip(chunks, logits):
