@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
-_OWNER: Callable | None = None
+_OWNER: weakref.ref | None = None
 _METHOD = ""
 
 
@@ -108,6 +108,8 @@ class WorkerPool:
 
     def map(self, batches: Sequence[Any]) -> list:
         """[owner.method(b) for b in batches], in order, computed in the workers."""
+        if not batches:  # nothing to score: no reason to fork
+            return []
         owner = self.owner()
         if owner is None:
             raise ValueError("the pool's owner no longer exists")
