@@ -1,9 +1,10 @@
 """Toolqa episodes cut after the entity pick: the question, the search, the first get.
 
-Input: episodes labelled by `prmkit label --method verify --world toolqa` (made ones,
-`toolqa_corrupted.py`, or sampled). Each episode whose first `get` directly follows a
-`search` keeps its turns up to that `get`; labels, turns and statuses are cut with it
-(a first error after the cut becomes -1: the kept turns are right). Episodes without
+Input: episodes labelled by `prmkit label --world toolqa` (`--method verify` or mc;
+made ones, `toolqa_corrupted.py`, or sampled). Each episode whose first `get` directly
+follows a `search` keeps its turns up to that `get`; labels (hard and, for mc, soft),
+turns and statuses are cut with it (a first error after the cut becomes -1: the kept
+turns are right). Episodes without
 such a pick are dropped. What is left isolates the look-alike pick: a PRM trained on it
 has nothing else to learn but wrong relations (docs/agents.md).
 
@@ -37,6 +38,8 @@ def cut(record: dict) -> dict | None:
     if "turns" in r:
         r["turns"] = r["turns"][:n]
     labels = dict(r["labels"], hard=r["labels"]["hard"][:n])
+    if isinstance(labels.get("soft"), list):  # mc labels carry per-turn success rates too
+        labels["soft"] = labels["soft"][:n]
     if labels["first_error"] is not None and labels["first_error"] >= n:
         labels["first_error"] = -1
     r["labels"] = labels

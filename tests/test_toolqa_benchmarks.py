@@ -95,6 +95,11 @@ def test_pick_cut_keeps_the_turns_up_to_the_first_get():
     wrong = dict(record, labels={"first_error": 1, "hard": [True, False, False, False, False]})
     assert cut(wrong)["labels"]["first_error"] == 1
     assert cut(dict(record, steps=["answer[3] => done"])) is None
+    soft = [1.0, 0.25, 0.0, 0.0, 0.0]
+    mc = dict(
+        record, labels={"first_error": 2, "hard": [True, True, False, False, False], "soft": soft}
+    )
+    assert cut(mc)["labels"] == {"first_error": -1, "hard": [True, True], "soft": [1.0, 0.25]}
 
 
 def test_pick_cut_rejects_an_unlabelled_record_with_file_and_line(tmp_path, monkeypatch, capsys):
@@ -110,3 +115,62 @@ def test_pick_cut_rejects_an_unlabelled_record_with_file_and_line(tmp_path, monk
     src.write_text(json.dumps(good) + "\n")
     assert toolqa_pick_cut.main() == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["dropped"] == 1
+
+
+def _episode(i: str, made: str, first_error: int, n: int = 3, **prov) -> dict:
+    hard = [k < first_error or first_error < 0 for k in range(n)]
+    labels = {"first_error": first_error, "hard": hard, "provenance": prov}
+    steps = [f"calc[{k}] => {k}" for k in range(n)]
+    return {
+        "id": i,
+        "problem_id": "p",
+        "prompt": "q",
+        "reference": "0",
+        "steps": steps,
+        "labels": labels,
+        "meta": {"made": made},
+    }
+
+
+def test_mc_agreement_by_kind_and_f1_of_the_labels(tmp_path, monkeypatch, capsys):
+    import toolqa_mc_agreement
+
+    exact = [
+        _episode("a", "right", -1),
+        _episode("b", "right", -1),
+        _episode("c", "look-alike pick", 1),
+        _episode("d", "look-alike pick", 1),
+    ]
+    # mc: a right (kept), b flagged at 0 (sooner), c matched, d recovered (never flagged)
+    mc = [
+        _episode("a", "", -1, k=4, temperature=0.6, rollouts=12),
+        _episode("b", "", 0, k=4, temperature=0.6, rollouts=4),
+        _episode("c", "", 1, k=4, temperature=0.6, rollouts=8),
+        _episode("d", "", -1, k=4, temperature=0.6, rollouts=12),
+    ]
+    ex, mp = tmp_path / "exact.jsonl", tmp_path / "mc.jsonl"
+    ex.write_text("".join(json.dumps(r) + "\n" for r in exact))
+    mp.write_text("".join(json.dumps(r) + "\n" for r in mc))
+    monkeypatch.setattr(sys, "argv", ["toolqa_mc_agreement.py", str(ex), str(mp)])
+    assert toolqa_mc_agreement.main() == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"][0]
+    assert (row["k"], row["temperature"], row["rollouts"]) == (4, 0.6, 36)
+    assert row["first_error_acc"] == 0.5
+    assert row["labels_f1"] == 0.5  # wrong 1/2 and right 1/2 matched
+    assert row["by_kind"]["right"] == {"n": 2, "acc": 0.5, "early": 1}
+    assert row["by_kind"]["look-alike pick"] == {"n": 2, "acc": 0.5, "early": 0}
+
+
+def test_mc_agreement_names_an_unknown_id(tmp_path, monkeypatch, capsys):
+    import toolqa_mc_agreement
+
+    ex, mp = tmp_path / "exact.jsonl", tmp_path / "mc.jsonl"
+    ex.write_text(json.dumps(_episode("a", "right", -1)) + "\n")
+    mp.write_text(json.dumps(_episode("z", "", -1)) + "\n")
+    monkeypatch.setattr(sys, "argv", ["toolqa_mc_agreement.py", str(ex), str(mp)])
+    assert toolqa_mc_agreement.main() == 2
+    assert f"{mp}:1: sample id 'z' is not in the exact labels" in capsys.readouterr().err
+    unlabelled = {k: v for k, v in _episode("a", "", -1).items() if k != "labels"}
+    mp.write_text(json.dumps(unlabelled) + "\n")
+    assert toolqa_mc_agreement.main() == 2
+    assert f"{mp}:1: no labels" in capsys.readouterr().err
