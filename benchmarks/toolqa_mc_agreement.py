@@ -27,6 +27,7 @@ from collections import defaultdict
 from turn_prm_errors import kind_of
 
 from prmkit.data import InputError, Sample, read_jsonl
+from prmkit.evaluate.processbench import processbench_metrics
 from prmkit.label.quality import quality
 
 
@@ -62,13 +63,13 @@ def by_kind(rows: list[Sample], exact: dict[str, Sample]) -> dict[str, dict]:
         groups[mistake_kind(exact[s.id])].append(s)
     out = {}
     for kind, ss in sorted(groups.items()):
-        early = sum(
+        sooner = sum(
             s.labels.first_error >= 0
             and (s.first_error < 0 or s.labels.first_error < s.first_error)
             for s in ss
         )
         same = sum(s.labels.first_error == s.first_error for s in ss)
-        out[kind] = {"n": len(ss), "acc": round(same / len(ss), 4), "early": early}
+        out[kind] = {"n": len(ss), "acc": round(same / len(ss), 4), "sooner": sooner}
     return out
 
 
@@ -77,12 +78,16 @@ def compare(mc_path: str, exact: dict[str, Sample]) -> dict:
     rows = read_jsonl(mc_path, graded(exact))
     prov = rows[0].labels.provenance
     row = {"file": mc_path, "k": prov.get("k"), "temperature": prov.get("temperature")}
-    q = quality(rows)
-    wrong, right = q["first_error_acc_wrong"] or 0.0, q["first_error_acc_right"] or 0.0
     # ProcessBench's F1 with the mc first error as the prediction: what a PRM that
     # reproduced these labels exactly would score against the verifier.
-    f1 = 2 * wrong * right / (wrong + right) if wrong + right else 0.0
-    return row | q | {"labels_f1": round(f1, 4), "by_kind": by_kind(rows, exact)}
+    pb = processbench_metrics([s.labels.first_error for s in rows], [s.first_error for s in rows])
+    f1 = round(pb["f1"], 4) if pb["f1"] == pb["f1"] else None  # nan: no wrong or no right
+    return row | quality(rows) | {"labels_f1": f1, "by_kind": by_kind(rows, exact)}
+
+
+def cell(row: dict | None) -> str:
+    """A table cell: accuracy and how many mc flags sooner ("-" when no such episode)."""
+    return "-" if row is None else f"{row['acc']:.3f} ({row['sooner']} sooner)"
 
 
 def main() -> int:
@@ -103,12 +108,12 @@ def main() -> int:
     print(head + " | ".join(kinds) + " | rollouts |")
     print("|---" * (6 + len(kinds)) + "|")
     for r in rows:
-        cells = [f"{r['by_kind'][k]['acc']:.3f} ({r['by_kind'][k]['early']} sooner)" for k in kinds]
         print(
-            f"| {r['file']} | {r['k']} | {r['temperature']} | {r['first_error_acc']:.3f} | {r['labels_f1']:.3f} | "
-            + " | ".join(cells)
-            + f" | {r['rollouts']} |"
+            f"| {r['file']} | {r['k']} | {r['temperature']} | {r['first_error_acc']:.3f} | ", end=""
         )
+        f1 = "-" if r["labels_f1"] is None else f"{r['labels_f1']:.3f}"
+        print(f"{f1} | " + " | ".join(cell(r["by_kind"].get(k)) for k in kinds), end="")
+        print(f" | {r['rollouts']} |")
     print(json.dumps({"benchmark": "toolqa_mc_agreement", "exact": a.exact, "rows": rows}))
     return 0
 

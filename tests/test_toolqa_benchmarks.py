@@ -157,8 +157,8 @@ def test_mc_agreement_by_kind_and_f1_of_the_labels(tmp_path, monkeypatch, capsys
     assert (row["k"], row["temperature"], row["rollouts"]) == (4, 0.6, 36)
     assert row["first_error_acc"] == 0.5
     assert row["labels_f1"] == 0.5  # wrong 1/2 and right 1/2 matched
-    assert row["by_kind"]["right"] == {"n": 2, "acc": 0.5, "early": 1}
-    assert row["by_kind"]["look-alike pick"] == {"n": 2, "acc": 0.5, "early": 0}
+    assert row["by_kind"]["right"] == {"n": 2, "acc": 0.5, "sooner": 1}
+    assert row["by_kind"]["look-alike pick"] == {"n": 2, "acc": 0.5, "sooner": 0}
 
 
 def test_mc_agreement_names_an_unknown_id(tmp_path, monkeypatch, capsys):
