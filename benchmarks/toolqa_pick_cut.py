@@ -4,9 +4,9 @@ Input: episodes labelled by `prmkit label --world toolqa` (`--method verify` or 
 made ones, `toolqa_corrupted.py`, or sampled). Each episode whose first `get` directly
 follows a `search` keeps its turns up to that `get`; labels (hard and, for mc, soft),
 turns and statuses are cut with it (a first error after the cut becomes -1: the kept
-turns are right). Episodes without
-such a pick are dropped. What is left isolates the look-alike pick: a PRM trained on it
-has nothing else to learn but wrong relations (docs/agents.md).
+turns are right). Episodes without such a pick are dropped. What is left isolates the
+look-alike pick: a PRM trained on it has nothing else to learn but wrong relations
+(docs/agents.md).
 
     python benchmarks/toolqa_pick_cut.py made_exact.jsonl picks.jsonl
 """

@@ -174,3 +174,20 @@ def test_mc_agreement_names_an_unknown_id(tmp_path, monkeypatch, capsys):
     mp.write_text(json.dumps(unlabelled) + "\n")
     assert toolqa_mc_agreement.main() == 2
     assert f"{mp}:1: no labels" in capsys.readouterr().err
+
+
+def test_mc_agreement_kind_of_a_sampled_episode_comes_from_the_verifier():
+    from toolqa_mc_agreement import mistake_kind
+
+    from prmkit.data import Sample
+
+    sampled = _episode("a", "", 1, reason="wrong entity: C23 instead of C50")
+    sampled["meta"] = {}
+    assert mistake_kind(Sample.from_dict(sampled)) == "wrong entity"
+    assert (
+        mistake_kind(
+            Sample.from_dict(dict(sampled, labels={**sampled["labels"], "first_error": -1}))
+        )
+        == "right"
+    )
+    assert mistake_kind(Sample.from_dict(_episode("b", "look-alike pick", 1))) == "look-alike pick"
