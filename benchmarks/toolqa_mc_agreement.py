@@ -68,8 +68,7 @@ def by_kind(rows: list[Sample], exact: dict[str, Sample]) -> dict[str, dict]:
             and (s.first_error < 0 or s.labels.first_error < s.first_error)
             for s in ss
         )
-        same = sum(s.labels.first_error == s.first_error for s in ss)
-        out[kind] = {"n": len(ss), "acc": round(same / len(ss), 4), "sooner": sooner}
+        out[kind] = {"n": len(ss), "acc": quality(ss)["first_error_acc"], "sooner": sooner}
     return out
 
 

@@ -77,7 +77,8 @@ def test_worker_pool_in_order_in_kept_processes():
     assert squares.map([2, 3]) == [5, 10] and squares.forks == 2
     pids.close()
     assert not set(pids.map([0] * 8)) & first and pids.forks == 2  # new processes
-    squares.close(), pids.close()
+    squares.close()
+    pids.close()
     with pytest.raises(ValueError, match="2 or more"):
         WorkerPool(calc, "square", 1)
 
