@@ -107,12 +107,10 @@ def main() -> int:
     print(head + " | ".join(kinds) + " | rollouts |")
     print("|---" * (6 + len(kinds)) + "|")
     for r in rows:
-        print(
-            f"| {r['file']} | {r['k']} | {r['temperature']} | {r['first_error_acc']:.3f} | ", end=""
-        )
         f1 = "-" if r["labels_f1"] is None else f"{r['labels_f1']:.3f}"
-        print(f"{f1} | " + " | ".join(cell(r["by_kind"].get(k)) for k in kinds), end="")
-        print(f" | {r['rollouts']} |")
+        cells = [r["file"], r["k"], r["temperature"], f"{r['first_error_acc']:.3f}", f1]
+        cells += [cell(r["by_kind"].get(k)) for k in kinds] + [r["rollouts"]]
+        print("| " + " | ".join(str(c) for c in cells) + " |")
     print(json.dumps({"benchmark": "toolqa_mc_agreement", "exact": a.exact, "rows": rows}))
     return 0
 
