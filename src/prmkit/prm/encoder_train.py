@@ -180,15 +180,19 @@ def lower_states(
     progress: bool = False,
 ) -> list[torch.Tensor]:
     """For every window, the (T_i, d) hidden states entering layer `split` (0: the
-    embeddings' output), unpadded, under the step-causal mask, the encoder in eval mode."""
+    embeddings' output), unpadded, under the step-causal mask, the encoder in eval mode.
+    Only the embeddings and layers below `split` run: the layers above would be thrown
+    away (with `split` 0 the whole encoder, most of the time, as the cost of a cache)."""
     model.eval()
     out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
     buckets = length_buckets([len(t.input_ids) for t in examples], max_tokens, 64)
     for chunk in tqdm(buckets, desc="encode lower layers", disable=not progress, leave=False):
         b = collate([examples[j] for j in chunk], model.pad_id, chunk)
         mask = step_causal_mask(b.step_of, b.mask)
-        hs = model.encoder(input_ids=b.ids, attention_mask=mask, output_hidden_states=True)
-        h = hs.hidden_states[split]
+        h = model.encoder.embeddings(input_ids=b.ids)
+        for layer in model.encoder.encoder.layer[:split]:
+            h = layer(h, attention_mask=mask)
+            h = h[0] if isinstance(h, tuple) else h
         for row, j in enumerate(chunk):
             out[j] = h[row, : len(examples[j].input_ids)].clone()
     return out
