@@ -12,8 +12,11 @@ tokens, not information about where errors start). The layers below the top
 in `--cache`; each seed trains the top layers and the head from the pretrained weights
 (`train_top_on_states`) and scores the held-out file from its own cached lower states
 (`top_scores`). `--train-layers 0` trains the head alone through the same code.
-Figures as `prmkit demo --real` reports them (`prmkit.demo.real.figures`). `--save DIR`
-writes seed 0's PRM and checks its scores through `load_prm` on `--verify` solutions.
+Figures as `prmkit demo --real` reports them (`prmkit.demo.real.figures`). `--eval-every N`
+also scores the held-out file after every N steps (the figures per step in the row's
+"curve"; scoring runs in eval mode and draws no random numbers, so the training is the
+same with or without it; its seconds count in "train_seconds"). `--save DIR` writes seed
+0's PRM and checks its scores through `load_prm` on `--verify` solutions.
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ ap.add_argument("--out", required=True, help="results JSON")
 ap.add_argument("--save", default="", help="save seed 0's PRM here")
 ap.add_argument("--verify", type=int, default=10, help="check N held-out scores via load_prm")
 ap.add_argument("--threads", type=int, default=1)
+ap.add_argument(
+    "--eval-every",
+    type=int,
+    default=0,
+    help="also score the held-out file every N steps (0: at the end only)",
+)
 
 
 def cut_at_first_error(items):
@@ -85,6 +94,19 @@ def cached(path: Path, compute):
     out["seconds"] = round(time.time() - t0, 1)
     torch.save(out, path)
     return out
+
+
+def curve_eval(every, steps, model, split, ev, test, seed, curve):
+    """An on_step callback appending the held-out figures to `curve` every `every` steps
+    (not at the last: the row has those)."""
+
+    def checkpoint(n: int) -> None:
+        if every and n % every == 0 and n < steps:
+            got = top_scores(model, split, ev["rows"], ev["states"], ev["owner"])
+            curve.append({"step": n} | figures(got, test))
+            print(json.dumps({"seed": seed} | curve[-1]), flush=True)
+
+    return checkpoint
 
 
 def main() -> None:
@@ -124,7 +146,12 @@ def main() -> None:
         s = TrainSettings(
             steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, seed=seed
         )
-        log = train_top_on_states(model, split, tr["rows"], tr["states"], s, progress=True)
+        curve: list[dict] = []
+        checkpoint = curve_eval(a.eval_every, a.steps, model, split, ev, test, seed, curve)
+
+        log = train_top_on_states(
+            model, split, tr["rows"], tr["states"], s, progress=True, on_step=checkpoint
+        )
         t0 = time.time()
         scores = top_scores(model, split, ev["rows"], ev["states"], ev["owner"])
         row = {"seed": seed, "train_layers": a.train_layers, "steps": a.steps}
@@ -134,6 +161,7 @@ def main() -> None:
             "train_seconds": log["seconds"],
             "score_seconds": round(time.time() - t0, 1),
         }
+        row |= {"curve": curve} if curve else {}
         rows.append(row)
         print(json.dumps(row), flush=True)
         if a.save and seed == a.seeds[0]:
