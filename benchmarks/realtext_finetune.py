@@ -22,6 +22,7 @@ same with or without it; its seconds count in "train_seconds"). `--save DIR` wri
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import time
@@ -85,6 +86,12 @@ def windows(model, items):
     return rows, owner
 
 
+def digest(items) -> str:
+    """A short hash of the solutions' text and labels: the cache's name, so a cache
+    folder never serves the states of other solutions of the same count."""
+    return hashlib.sha1(repr(items).encode()).hexdigest()[:12]
+
+
 def cached(path: Path, compute):
     """torch.load(path) if it exists (our own cache), else compute() saved there."""
     if path.exists():
@@ -125,7 +132,7 @@ def main() -> None:
     items = cut_at_first_error(items) if a.cut else items
     test = read_samples(a.eval)
     test = test[: a.eval_n] if a.eval_n else test
-    key = f"L{split}_n{a.train_n}_cut{int(a.cut)}_{len(train)}"
+    key = f"L{split}_n{a.train_n}_cut{int(a.cut)}_{len(train)}_{digest(items)}"
 
     def encode(its):
         rows, owner = windows(base, its)
@@ -133,9 +140,9 @@ def main() -> None:
         return {"rows": rows, "owner": owner, "states": states}
 
     tr = cached(cache / f"train_{key}.pt", lambda: encode(items))
+    ev_items = [(x.prompt, x.steps, None) for x in test]
     ev = cached(
-        cache / f"eval_L{split}_{len(test)}.pt",
-        lambda: encode([(x.prompt, x.steps, None) for x in test]),
+        cache / f"eval_L{split}_{len(test)}_{digest(ev_items)}.pt", lambda: encode(ev_items)
     )
     tokens = {n: sum(len(r.input_ids) for r in d["rows"]) for n, d in (("train", tr), ("eval", ev))}
     print(json.dumps({"cached": key, "tokens": tokens, "seconds": [tr["seconds"], ev["seconds"]]}))

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from realtext_finetune import digest  # this folder is on a script's path
 
 from prmkit.data.converters import read_samples
 from prmkit.demo.real import figures
@@ -32,12 +33,14 @@ SPLITS = ("gsm8k", "math", "olympiadbench", "omnimath")
 
 
 def features(model, name: str, samples, cache: Path):
-    """Tag states of these samples (targets: their hard labels), cached as NAME.pt."""
-    path = cache / f"{name}.pt"
+    """Tag states of these samples (targets: their hard labels), cached as
+    NAME_DIGEST.pt (the digest of their text and labels: another file of the same size
+    never reads these)."""
+    items = [(s.prompt, s.steps, step_targets(s)) for s in samples]
+    path = cache / f"{name}_{digest(items)}.pt"
     if path.exists():
         return torch.load(path, weights_only=False)  # our own cache
     t0 = time.time()
-    items = [(s.prompt, s.steps, step_targets(s)) for s in samples]
     f = tag_features(model, items, progress=True)
     tokens = sum(len(t.input_ids) for p, st, _ in items for t in model.windows(p, st))
     out = {"f": f, "seconds": time.time() - t0, "tokens": tokens, "n": len(samples)}

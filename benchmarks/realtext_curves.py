@@ -1,0 +1,66 @@
+"""Plot the held-out figures of `realtext_finetune.py --eval-every` runs against training
+steps: F1 at 0.5, dev-chosen F1 and step AUROC, one colour per run, one
+line style per seed.
+
+    python benchmarks/realtext_curves.py ftp.json ft6_200.json --names perturb loso \
+        --out curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PANELS = (
+    ("f1_05", "F1 at 0.5"),
+    ("f1_dev", "F1, dev-chosen threshold"),
+    ("auroc_step", "step AUROC"),
+)
+
+
+def points(row: dict) -> list[dict]:
+    """The row's figures along training: its curve, then the end of training."""
+    return [*row.get("curve", []), {"step": row["steps"]} | row]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="results JSON of realtext_finetune.py")
+    ap.add_argument("--names", nargs="+", default=[], help="a label per run (default: file name)")
+    ap.add_argument("--out", required=True, help="PNG")
+    a = ap.parse_args()
+    names = a.names or [Path(r).stem for r in a.runs]
+    if len(names) != len(a.runs):
+        ap.error(f"{len(a.runs)} runs but {len(names)} --names")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 3.8))
+    for i, (run, name) in enumerate(zip(a.runs, names)):
+        for row in json.loads(Path(run).read_text())["rows"]:
+            pts = points(row)
+            for ax, (key, _) in zip(axes, PANELS):
+                ax.plot(
+                    [p["step"] for p in pts],
+                    [p[key] for p in pts],
+                    marker="o",
+                    color=f"C{i}",
+                    linestyle=("-", "--", ":", "-.")[row["seed"] % 4],
+                    label=f"{name}, seed {row['seed']}",
+                    alpha=0.85,
+                )
+    for ax, (_, title) in zip(axes, PANELS):
+        ax.set_title(title)
+        ax.set_xlabel("training steps (batches of 16)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(a.out, dpi=110)
+    print(json.dumps({"benchmark": "realtext_curves", "runs": len(a.runs), "out": a.out}))
+
+
+if __name__ == "__main__":
+    main()
