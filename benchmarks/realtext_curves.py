@@ -1,6 +1,6 @@
 """Plot the held-out figures of `realtext_finetune.py --eval-every` runs against training
-steps: F1 at 0.5, dev-chosen F1 and step AUROC, one colour per run, one
-line style per seed.
+steps: F1 at 0.5, dev-chosen F1 and step AUROC, one colour per name (runs
+of one name, e.g. one seed each, share it), one line style per seed.
 
     python benchmarks/realtext_curves.py ftp.json ft6_200.json --names perturb loso \
         --out curves.png
@@ -27,7 +27,12 @@ def points(row: dict) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+", help="results JSON of realtext_finetune.py")
-    ap.add_argument("--names", nargs="+", default=[], help="a label per run (default: file name)")
+    ap.add_argument(
+        "--names",
+        nargs="+",
+        default=[],
+        help="a name per run (default: file name); runs may share one",
+    )
     ap.add_argument("--out", required=True, help="PNG")
     a = ap.parse_args()
     names = a.names or [Path(r).stem for r in a.runs]
@@ -39,7 +44,8 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 3.8))
-    for i, (run, name) in enumerate(zip(a.runs, names)):
+    colour = {n: f"C{i}" for i, n in enumerate(dict.fromkeys(names))}  # one per name
+    for run, name in zip(a.runs, names):
         for row in json.loads(Path(run).read_text())["rows"]:
             pts = points(row)
             for ax, (key, _) in zip(axes, PANELS):
@@ -47,7 +53,7 @@ def main() -> None:
                     [p["step"] for p in pts],
                     [p[key] for p in pts],
                     marker="o",
-                    color=f"C{i}",
+                    color=colour[name],
                     linestyle=("-", "--", ":", "-.")[row["seed"] % 4],
                     label=f"{name}, seed {row['seed']}",
                     alpha=0.85,
