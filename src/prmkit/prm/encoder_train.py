@@ -171,6 +171,17 @@ def train_encoder_head(
     return log | {"encode_seconds": round(encode_s, 1)}
 
 
+def run_layers(
+    model: EncoderStepModel, h: torch.Tensor, mask: torch.Tensor, lo: int, hi: int
+) -> torch.Tensor:
+    """(B, T, d) states through the encoder's layers lo..hi-1 under a (B, 1, T, T) mask:
+    the one way the cache's lower part and the trained upper part run."""
+    for layer in model.encoder.encoder.layer[lo:hi]:
+        h = layer(h, attention_mask=mask)
+        h = h[0] if isinstance(h, tuple) else h  # transformers 4.x returns a tuple
+    return h
+
+
 @torch.inference_mode()
 def lower_states(
     model: EncoderStepModel,
@@ -181,18 +192,14 @@ def lower_states(
 ) -> list[torch.Tensor]:
     """For every window, the (T_i, d) hidden states entering layer `split` (0: the
     embeddings' output), unpadded, under the step-causal mask, the encoder in eval mode.
-    Only the embeddings and layers below `split` run: the layers above would be thrown
-    away (with `split` 0 the whole encoder, most of the time, as the cost of a cache)."""
+    Only the embeddings and the `split` layers below run: what the cache holds."""
     model.eval()
     out: list[torch.Tensor] = [torch.empty(0)] * len(examples)
     buckets = length_buckets([len(t.input_ids) for t in examples], max_tokens, 64)
     for chunk in tqdm(buckets, desc="encode lower layers", disable=not progress, leave=False):
         b = collate([examples[j] for j in chunk], model.pad_id, chunk)
         mask = step_causal_mask(b.step_of, b.mask)
-        h = model.encoder.embeddings(input_ids=b.ids)
-        for layer in model.encoder.encoder.layer[:split]:
-            h = layer(h, attention_mask=mask)
-            h = h[0] if isinstance(h, tuple) else h
+        h = run_layers(model, model.encoder.embeddings(input_ids=b.ids), mask, 0, split)
         for row, j in enumerate(chunk):
             out[j] = h[row, : len(examples[j].input_ids)].clone()
     return out
@@ -206,10 +213,7 @@ def top_logits(
     h = torch.zeros(len(states), b.ids.shape[1], states[0].shape[-1])
     for row, x in enumerate(states):
         h[row, : len(x)] = x
-    mask = step_causal_mask(b.step_of, b.mask)
-    for layer in model.encoder.encoder.layer[split:]:
-        h = layer(h, attention_mask=mask)
-        h = h[0] if isinstance(h, tuple) else h
+    h = run_layers(model, h, step_causal_mask(b.step_of, b.mask), split, model.n_layers)
     return model.head(h[b.tags]).squeeze(-1)
 
 
