@@ -160,3 +160,56 @@ def test_guess_world_knows_toolqa_questions():
 
     q = T.generate(1, seed=0)[0]["prompt"]
     assert guess_world(q) == "toolqa" and guess_world("Start with 7, then +5.") == "arithmetic"
+
+
+def _twin_chain_meets(task) -> bool:
+    """Whether following the question's relations from the start's look-alike reaches
+    an entity of the right chain: a wrong pick that can still answer right."""
+    kb = task.knowledge()
+    for twin in K.twins(kb, task.path[0]):
+        cur = twin
+        for k, rel in enumerate(task.relations, 1):
+            cur = kb[cur].fact(rel)
+            if cur == task.path[k]:
+                return True
+    return False
+
+
+def test_kb_scale_grows_the_world_and_keeps_scale_1():
+    d1, d4 = T.Difficulty(3, 4, 0.5), T.Difficulty(3, 4, 0.5, kb_scale=4)
+    assert T.generate(5, seed=2, difficulty=d1) == T.generate(
+        5, seed=2, difficulty=T.Difficulty(3, 4)
+    )
+    small, big = K.build(5), K.build(5, 4)
+    for kind, n in K.COUNTS.items():
+        assert sum(e.kind == kind for e in small.values()) == n
+        assert sum(e.kind == kind for e in big.values()) == 4 * n
+    ps = T.generate(200, seed=2, difficulty=d4)
+    for p in ps[:30]:
+        assert p["prompt"].startswith(f"kb {p['meta']['kb']}x4. ") and p["meta"]["kb_scale"] == 4
+        g = T.grade(p["prompt"], p["answer"], T.solve(p["prompt"]))
+        assert g.correct and set(g.status) == {"ok"}
+        env = T.environment(p["prompt"])  # the environment reads the scale from the prompt
+        obs = env(T.solve(p["prompt"])[0].split(T.TURN_SEP)[0])[0]
+        assert obs == T.solve(p["prompt"])[0].split(T.TURN_SEP)[1]
+    meets = [
+        sum(_twin_chain_meets(T.parse_prompt(p["prompt"])) for p in q)
+        for q in (T.generate(200, seed=2, difficulty=d1), ps)
+    ]
+    assert meets[1] < meets[0] / 2, meets
+    with pytest.raises(ValueError, match="kb_scale"):
+        T.Difficulty(kb_scale=7).check()
+    with pytest.raises(ValueError, match="scale"):
+        K.build(1, 0)
+
+
+def test_cli_world_generate_kb_scale(tmp_path, capsys):
+    out = tmp_path / "q.jsonl"
+    argv = ["world", "generate", "--world", "toolqa", "--n", "3", "--out", str(out)]
+    assert main(argv + ["--kb-scale", "3"]) == 0
+    assert all("x3. From" in json.loads(x)["prompt"] for x in out.read_text().splitlines())
+    capsys.readouterr()
+    assert main(argv + ["--kb-scale", "7"]) == 2
+    assert "--kb-scale must lie in [1, 6]" in capsys.readouterr().err
+    assert main(["world", "generate", "--n", "3", "--out", str(out), "--kb-scale", "2"]) == 2
+    assert "--kb-scale does not apply to --world arithmetic" in capsys.readouterr().err

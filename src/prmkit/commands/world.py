@@ -8,7 +8,7 @@ from typing import ClassVar
 from prmkit.data import InputError, write_jsonl
 from prmkit.worlds import arithmetic, toolqa
 
-_TOOLQA_FLAGS = ("min_hops", "max_hops", "calc_rate")
+_TOOLQA_FLAGS = ("min_hops", "max_hops", "calc_rate", "kb_scale")
 _ARITH_FLAGS = ("min_ops", "max_ops", "max_operand", "max_start", "max_value", "operators")
 
 
@@ -25,6 +25,7 @@ class Config:
         "min_hops": ">= 1",
         "max_hops": ">= 1",
         "calc_rate": "[0, 1]",
+        "kb_scale": "[1, 6]",
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     out: str
@@ -53,10 +54,14 @@ class Config:
     """toolqa: most `get` calls per question (at most 5, so at most 8 tool calls)"""
     calc_rate: float = 0.5
     """toolqa: fraction of questions that end with a calculation"""
+    kb_scale: int = 1
+    """toolqa: knowledge-base size, s times 14 people, 8 companies and 6 cities (1..6);
+    the prompt reads `kb SEEDxS.` when above 1. Chains of relations meet about s times
+    less often, so a look-alike pick reaches the right answer less often by chance"""
 
     def difficulty(self):
         if self.world == "toolqa":
-            return toolqa.Difficulty(self.min_hops, self.max_hops, self.calc_rate)
+            return toolqa.Difficulty(self.min_hops, self.max_hops, self.calc_rate, self.kb_scale)
         return arithmetic.Difficulty(
             self.min_ops,
             self.max_ops,

@@ -45,7 +45,8 @@ are not counted)."""
 
 def environment(question: str):
     """The environment a question is asked in: action -> (observation, episode over)."""
-    return environment_of(parse_prompt(question).kb_seed)
+    task = parse_prompt(question)
+    return environment_of(task.kb_seed, task.kb_scale)
 
 
 __all__ = [

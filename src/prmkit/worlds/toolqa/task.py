@@ -5,6 +5,8 @@ last calculation:
 
     kb 12. From Mara Quill follow employer, hq; give the population plus 7.
 
+`kb 12x4.` asks over knowledge base 12 at scale 4 (four times the entities; `kb.build`).
+
 The shortest solution searches the name, follows each relation with `get`, gets the
 attribute, calculates if asked, and answers: hops + 2 tool calls (+1 with a
 calculation), where hops counts the `get` calls. A turn is one line,
@@ -23,7 +25,7 @@ NAME = "toolqa"
 TURNS = True
 TURN_SEP = " => "
 _PROMPT = re.compile(
-    r"^kb (\d+)\. From ([A-Za-z ]+?)(?: follow ([a-z, ]+);)? give the ([a-z]+)"
+    r"^kb (\d+)(?:x(\d+))?\. From ([A-Za-z ]+?)(?: follow ([a-z, ]+);)? give the ([a-z]+)"
     r"(?: (plus|minus|times) (\d+))?\.$"
 )
 _OPS = {"plus": "+", "minus": "-", "times": "*"}
@@ -39,6 +41,9 @@ class Difficulty:
     """most `get` calls per question (at most 5)"""
     calc_rate: float = 0.5
     """fraction of questions that end with a calculation"""
+    kb_scale: int = 1
+    """knowledge-base size: scale s holds s times 14 people, 8 companies and 6 cities
+    (1..6); chains of relations meet about s times less often"""
 
     def check(self) -> None:
         if not 1 <= self.min_hops <= self.max_hops <= 5:
@@ -47,6 +52,8 @@ class Difficulty:
             )
         if not 0 <= self.calc_rate <= 1:
             raise ValueError(f"calc_rate must lie in [0, 1], got {self.calc_rate}")
+        if not 1 <= self.kb_scale <= K.MAX_SCALE:
+            raise ValueError(f"kb_scale must lie in 1..{K.MAX_SCALE}, got {self.kb_scale}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Task:
     """A parsed question with its solution path."""
 
     kb_seed: int
+    kb_scale: int
     start: str  # the name in the question
     relations: tuple[str, ...]
     attribute: str
@@ -66,6 +74,10 @@ class Task:
     @property
     def hops(self) -> int:
         return len(self.relations) + 1
+
+    def knowledge(self) -> dict[str, K.Entity]:
+        """The knowledge base the question is asked over."""
+        return K.build(self.kb_seed, self.kb_scale)
 
     def required(self) -> list[tuple[str, tuple[str, ...]]]:
         """The shortest solution's actions as (tool, args), in order."""
@@ -91,32 +103,32 @@ def parse_prompt(prompt: str) -> Task:
     m = _PROMPT.match(prompt.strip())
     if not m:
         raise ValueError(f"not a toolqa-world prompt: {prompt!r}")
-    seed, start = int(m.group(1)), m.group(2)
-    rels = tuple(r.strip() for r in m.group(3).split(",")) if m.group(3) else ()
-    kb = K.build(seed)
+    seed, scale, start = int(m.group(1)), int(m.group(2) or 1), m.group(3)
+    rels = tuple(r.strip() for r in m.group(4).split(",")) if m.group(4) else ()
+    kb = K.build(seed, scale)
     exact = [e for e in K.search(kb, start) if e.name == start]
     if not exact:
-        raise ValueError(f"no entity named {start!r} in kb {seed}")
+        raise ValueError(f"no entity named {start!r} in kb {seed}x{scale}")
     path = [exact[0].id]
     for rel in rels:
         nxt = kb[path[-1]].fact(rel)
         if not isinstance(nxt, str):
             raise ValueError(f"{kb[path[-1]].name} has no relation {rel!r}")
         path.append(nxt)
-    value = kb[path[-1]].fact(m.group(4))
+    attribute = m.group(5)
+    value = kb[path[-1]].fact(attribute)
     if not isinstance(value, int):
-        raise ValueError(f"{kb[path[-1]].name} has no attribute {m.group(4)!r}")
-    op = _OPS[m.group(5)] if m.group(5) else None
-    operand = int(m.group(6) or 0)
-    return Task(
-        seed, start, rels, m.group(4), op, operand, tuple(path), value, apply(value, op, operand)
-    )
+        raise ValueError(f"{kb[path[-1]].name} has no attribute {attribute!r}")
+    op = _OPS[m.group(6)] if m.group(6) else None
+    operand = int(m.group(7) or 0)
+    target = apply(value, op, operand)
+    return Task(seed, scale, start, rels, attribute, op, operand, tuple(path), value, target)
 
 
 def make_problem(rng: random.Random, d: Difficulty, pid: str, kb_seed: int) -> dict:
     """One question over knowledge base `kb_seed`; its start name always has a look-alike."""
-    kb = K.build(kb_seed)
-    starts = sorted((e for e in kb.values() if K.twins(kb, e.id)), key=lambda x: x.id)
+    kb = K.build(kb_seed, d.kb_scale)
+    starts = K.with_lookalikes(kb)
     first = rng.choice(starts or sorted(kb.values(), key=lambda x: x.id))
     e, rels = first, []
     for _ in range(rng.randint(d.min_hops, d.max_hops) - 1):
@@ -127,14 +139,16 @@ def make_problem(rng: random.Random, d: Difficulty, pid: str, kb_seed: int) -> d
     if rng.random() < d.calc_rate:
         word = rng.choice(sorted(_OPS))
         calc = f" {word} {rng.randint(2, 5) if word == 'times' else rng.randint(1, 20)}"
-    prompt = f"kb {kb_seed}. From {first.name}{follow} give the {K.ATTRIBUTES[e.kind][0]}{calc}."
+    kb_name = f"{kb_seed}x{d.kb_scale}" if d.kb_scale > 1 else str(kb_seed)
+    prompt = f"kb {kb_name}. From {first.name}{follow} give the {K.ATTRIBUTES[e.kind][0]}{calc}."
     task = parse_prompt(prompt)
     calls = len(task.required())
     return {
         "id": pid,
         "prompt": prompt,
         "answer": str(task.target),
-        "meta": {"world": NAME, "kb": kb_seed, "hops": task.hops, "calls": calls},
+        "meta": {"world": NAME, "kb": kb_seed, "hops": task.hops, "calls": calls}
+        | ({"kb_scale": d.kb_scale} if d.kb_scale > 1 else {}),
     }
 
 
@@ -164,7 +178,7 @@ def split_turn(step: str) -> tuple[str, str | None]:
 def solve(prompt: str) -> list[str]:
     """The expert trajectory: the shortest solution, as turns."""
     task = parse_prompt(prompt)
-    kb = K.build(task.kb_seed)
+    kb = task.knowledge()
     return [turn(kb, format_action(t, a)) for t, a in task.required()]
 
 
@@ -188,7 +202,7 @@ def corrupt(prompt: str, rng: random.Random, kind: str | None = None) -> tuple[l
     (the last number seen, or a guess) before the chain is done.
     """
     task = parse_prompt(prompt)
-    kb = K.build(task.kb_seed)
+    kb = task.knowledge()
     kind = kind or rng.choice(MISTAKES)
     keys = list(task.relations) + [task.attribute]
     k = rng.randrange(len(keys))  # the hop that goes wrong

@@ -76,7 +76,7 @@ def judge(task: Task, j: int, action: str) -> tuple[str, str | None]:
     if tool == "search":
         if j == 0 and args[0] == task.start:
             return OK, None
-        kb = K.build(task.kb_seed)
+        kb = task.knowledge()
         reached = {kb[e].name for e in task.path[: max(j - 1, 0) + (j > 0)]}
         if j > 0 and args[0] in reached:
             return NOOP, None
