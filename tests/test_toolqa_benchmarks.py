@@ -191,3 +191,36 @@ def test_mc_agreement_kind_of_a_sampled_episode_comes_from_the_verifier():
         == "right"
     )
     assert mistake_kind(Sample.from_dict(_episode("b", "look-alike pick", 1))) == "look-alike pick"
+
+
+def _mc(i: str, soft: list[float], seed: int, k: int = 4, policy: str = "agent") -> dict:
+    hard = [v > 0 for v in soft]
+    prov = {"method": "mc", "k": k, "rollouts": k * len(soft), "tokens": 10, "seed": seed}
+    prov |= {"policy": policy, "temperature": 0.6, "max_new_tokens": 256}
+    prov["estimator"] = "hard = soft > 0"
+    first = hard.index(False) if False in hard else -1
+    labels = {"first_error": first, "hard": hard, "soft": soft, "provenance": prov}
+    return {"id": i, "prompt": "q", "steps": ["a", "b", "c"], "labels": labels}
+
+
+def test_mc_merge_adds_rollouts_and_moves_the_first_error(tmp_path, monkeypatch, capsys):
+    import mc_merge
+
+    a, b, out = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "m.jsonl"
+    a.write_text(json.dumps(_mc("x", [0.5, 0.0, 0.0], 0)) + "\n")
+    b.write_text(json.dumps(_mc("x", [0.25, 0.25, 0.0], 1, k=2)) + "\n")
+    monkeypatch.setattr(sys, "argv", ["mc_merge.py", str(a), str(b), "--out", str(out)])
+    assert mc_merge.main() == 0
+    got = json.loads(out.read_text())["labels"]
+    # k-weighted: (4 * 0.5 + 2 * 0.25) / 6, (0 + 2 * 0.25) / 6, 0
+    assert got["soft"] == [2.5 / 6, 0.5 / 6, 0.0] and got["hard"] == [True, True, False]
+    assert got["first_error"] == 2 and got["provenance"]["k"] == 6
+    assert got["provenance"]["rollouts"] == 18 and got["provenance"]["seed"] == [0, 1]
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["first_error_changed"] == 1
+    b.write_text(json.dumps(_mc("x", [0.25, 0.25, 0.0], 0)) + "\n")
+    assert mc_merge.main() == 2
+    assert "share a seed" in capsys.readouterr().err
+    b.write_text(json.dumps(_mc("x", [0.25, 0.25, 0.0], 1, policy="other")) + "\n")
+    assert mc_merge.main() == 2
+    assert f"{b}:1: policy 'other' differs" in capsys.readouterr().err
