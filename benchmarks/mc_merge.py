@@ -21,6 +21,7 @@ import json
 import sys
 
 from prmkit.data import InputError, read_jsonl, write_jsonl
+from prmkit.data.formats import first_error_from_hard
 
 SAME = ("method", "policy", "temperature", "max_new_tokens", "estimator")
 
@@ -60,9 +61,8 @@ def merge(runs: list[dict]) -> dict:
         "seed": [p.get("seed") for p in provs],
         "merged": len(runs),
     }
-    first_error = hard.index(False) if False in hard else -1
     labels = dict(runs[0]["labels"]) | {
-        "first_error": first_error,
+        "first_error": first_error_from_hard(hard),
         "hard": hard,
         "soft": soft,
         "provenance": prov,

@@ -181,6 +181,9 @@ def test_kb_scale_grows_the_world_and_keeps_scale_1():
         5, seed=2, difficulty=T.Difficulty(3, 4)
     )
     small, big = K.build(5), K.build(5, 4)
+    for kb in (small, big, K.build(6, 6)):  # the pairwise pass equals one search per entity
+        by_search = [e for e in sorted(kb.values(), key=lambda e: e.id) if K.twins(kb, e.id)]
+        assert K.with_lookalikes(kb) == by_search and by_search
     for kind, n in K.COUNTS.items():
         assert sum(e.kind == kind for e in small.values()) == n
         assert sum(e.kind == kind for e in big.values()) == 4 * n
@@ -201,6 +204,10 @@ def test_kb_scale_grows_the_world_and_keeps_scale_1():
         T.Difficulty(kb_scale=7).check()
     with pytest.raises(ValueError, match="scale"):
         K.build(1, 0)
+    with pytest.raises(ValueError, match=r"in kb 1$"):  # scale 1 is named as its prompts read
+        T.parse_prompt("kb 1. From Nobody Here give the age.")
+    with pytest.raises(ValueError, match=r"in kb 1x4$"):
+        T.parse_prompt("kb 1x4. From Nobody Here give the age.")
 
 
 def test_cli_world_generate_kb_scale(tmp_path, capsys):

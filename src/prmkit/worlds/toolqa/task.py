@@ -98,6 +98,11 @@ def is_prompt(prompt: str) -> bool:
     return _PROMPT.match(prompt.strip()) is not None
 
 
+def kb_name(seed: int, scale: int) -> str:
+    """How a prompt names knowledge base `seed` at `scale`: `12`, or `12x4` above scale 1."""
+    return f"{seed}x{scale}" if scale > 1 else str(seed)
+
+
 def parse_prompt(prompt: str) -> Task:
     """The task behind a question; ValueError if it is not a tool-use world question."""
     m = _PROMPT.match(prompt.strip())
@@ -108,7 +113,7 @@ def parse_prompt(prompt: str) -> Task:
     kb = K.build(seed, scale)
     exact = [e for e in K.search(kb, start) if e.name == start]
     if not exact:
-        raise ValueError(f"no entity named {start!r} in kb {seed}x{scale}")
+        raise ValueError(f"no entity named {start!r} in kb {kb_name(seed, scale)}")
     path = [exact[0].id]
     for rel in rels:
         nxt = kb[path[-1]].fact(rel)
@@ -139,8 +144,7 @@ def make_problem(rng: random.Random, d: Difficulty, pid: str, kb_seed: int) -> d
     if rng.random() < d.calc_rate:
         word = rng.choice(sorted(_OPS))
         calc = f" {word} {rng.randint(2, 5) if word == 'times' else rng.randint(1, 20)}"
-    kb_name = f"{kb_seed}x{d.kb_scale}" if d.kb_scale > 1 else str(kb_seed)
-    prompt = f"kb {kb_name}. From {first.name}{follow} give the {K.ATTRIBUTES[e.kind][0]}{calc}."
+    prompt = f"kb {kb_name(kb_seed, d.kb_scale)}. From {first.name}{follow} give the {K.ATTRIBUTES[e.kind][0]}{calc}."
     task = parse_prompt(prompt)
     calls = len(task.required())
     return {
