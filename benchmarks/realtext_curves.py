@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 PANELS = (
@@ -22,6 +23,25 @@ PANELS = (
 def points(row: dict) -> list[dict]:
     """The row's figures along training: its curve, then the end of training."""
     return [*row.get("curve", []), {"step": row["steps"]} | row]
+
+
+def read_rows(path: str) -> list[dict]:
+    """The rows of one results file; `FILE: what is wrong` and exit 2 on a bad one."""
+    try:
+        rows = json.loads(Path(path).read_text())["rows"]
+        for row in rows:
+            points(row)[-1]["seed"]  # every row needs its steps, seed and figures
+            for key, _ in PANELS:
+                row[key]
+        return rows
+    except OSError as e:
+        wrong = f"{path}: cannot read: {e.strerror}"
+    except json.JSONDecodeError as e:
+        wrong = f"{path}:{e.lineno}: not JSON: {e.msg}"
+    except (KeyError, TypeError) as e:
+        wrong = f"{path}: not a realtext_finetune.py results file (no {e})"
+    print(f"error: {wrong}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main() -> None:
@@ -46,7 +66,7 @@ def main() -> None:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 3.8))
     colour = {n: f"C{i}" for i, n in enumerate(dict.fromkeys(names))}  # one per name
     for run, name in zip(a.runs, names):
-        for row in json.loads(Path(run).read_text())["rows"]:
+        for row in read_rows(run):
             pts = points(row)
             for ax, (key, _) in zip(axes, PANELS):
                 ax.plot(
