@@ -10,11 +10,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from toolqa_corrupted import first_get_id, twin_pick  # noqa: E402
+from toolqa_corrupted import SLIPS, agent_slip, first_get_id, twin_pick  # noqa: E402
 from toolqa_named import rewrite  # noqa: E402
 from toolqa_pick_cut import cut  # noqa: E402
 
-from prmkit.worlds.toolqa.task import generate, solve  # noqa: E402
+from prmkit.worlds.toolqa.task import generate, parse_prompt, solve  # noqa: E402
+from prmkit.worlds.toolqa.verify import grade  # noqa: E402
 
 
 def test_twin_pick_takes_the_other_listed_id():
@@ -29,6 +30,23 @@ def test_twin_pick_takes_the_other_listed_id():
         picked, right = first_get_id(steps), first_get_id(solve(p["prompt"]))
         assert picked in listed and picked != right
     assert made >= 10
+
+
+def test_agent_slip_goes_wrong_at_the_calc_turn_only():
+    rng, kinds, without = random.Random(0), set(), 0
+    for p in generate(60, seed=1):
+        made = agent_slip(p["prompt"], rng)
+        if not parse_prompt(p["prompt"]).op:
+            assert made is None
+            without += 1
+            continue
+        steps, kind = made
+        kinds.add(kind)
+        expert = solve(p["prompt"])
+        assert steps[:-2] == expert[:-2] and steps[-2] != expert[-2]
+        g = grade(p["prompt"], p["answer"], steps)
+        assert g.first_error == len(steps) - 2 and g.reason.startswith("calculation slip")
+    assert kinds == set(SLIPS) and without > 0
 
 
 def test_rewrite_names_listed_ids_only():
