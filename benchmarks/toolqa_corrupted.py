@@ -11,7 +11,8 @@ wrong entity, wrong relation, calculation slip, early answer). With probability 
 (0 by default) a question with arithmetic gets the expert's chain with a wrong `calc`
 of one of the kinds the agent makes (`agent_slip`): another operator, an operand far
 from the question's, or the looked-up value copied wrong; `corrupt`'s own slips only
-move the operand by 1 or 2. It is the data of the
+move the operand by 1 or 2. A question without arithmetic drawn for a slip gets a
+look-alike pick instead (or another mistake), whatever --twin is. It is the data of the
 test in docs/agents.md of whether a turn PRM can learn to tell a look-alike pick from
 the right one when it is shown thousands of them with exact labels.
 
@@ -129,7 +130,8 @@ def main() -> int:
         "--slip",
         type=float,
         default=0.0,
-        help="share of the agent's kinds of calculation slip (questions with arithmetic)",
+        help="share of the agent's kinds of calculation slip; a question without arithmetic "
+        "gets a look-alike pick instead",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)

@@ -16,7 +16,9 @@ Then the entity picks: every `get` that directly follows a `search` and takes on
 ids that search listed, up to the first error (a pick is wrong when the verifier puts
 a wrong-entity first error there: a look-alike of the question's name; a pick whose
 first error is of another kind, a wrong relation, is left out), and the AUROC of the PRM's
-score on right picks against wrong ones (0.5: the PRM cannot tell them apart).
+score on right picks against wrong ones (0.5: the PRM cannot tell them apart). The
+same for every `calc` up to the first error: right before it, wrong when the first
+error is a calculation slip there.
 
     python benchmarks/turn_prm_errors.py scored.jsonl --threshold 0.18
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from collections import Counter
 
@@ -56,6 +59,25 @@ def entity_picks(record: dict) -> list[tuple[float, bool]]:
     return picks
 
 
+def finite(x: float) -> float | None:
+    """x to 4 places for the JSON summary; None (null) for nan, an empty class."""
+    return None if math.isnan(x) else round(x, 4)
+
+
+def calc_turns(record: dict) -> list[tuple[float, bool]]:
+    """(PRM score, calculation is right) for each calc turn up to the first error, the
+    one there counted only when it is a calculation slip."""
+    turns, scores = record["turns"], record["meta"]["prm_scores"]
+    fe = record["labels"]["first_error"]
+    fe = len(turns) if fe in (-1, None) else fe
+    slip = kind_of(record) == "calculation slip"
+    return [
+        (scores[i], i != fe)
+        for i in range(min(fe + 1, len(turns)))
+        if turns[i]["action"].startswith("calc[") and (i < fe or slip)
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,7 +86,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.5)
     a = ap.parse_args()
     total, right, where = Counter(), Counter(), Counter()
-    before, after, picks = [], [], []
+    before, after, picks, calcs = [], [], [], []
     with open(a.scored, encoding="utf-8") as f:
         for line in f:
             r = json.loads(line)
@@ -86,6 +108,7 @@ def main() -> None:
                     else "exact"
                 ] += 1
             picks += entity_picks(r)
+            calcs += calc_turns(r)
             for i, x in enumerate(scores):
                 (before if fe is None or i < fe else after).append(x)
     print(f"threshold {a.threshold}")
@@ -103,12 +126,20 @@ def main() -> None:
         f"entity picks after a search: {len(picks)} ({n_right} right, "
         f"{len(picks) - n_right} look-alikes), AUROC of the PRM's score {pick_auroc:.3f}"
     )
+    calc_auroc = auroc([s for s, _ in calcs], [ok for _, ok in calcs])
+    n_ok = sum(ok for _, ok in calcs)
+    print(
+        f"calc turns: {len(calcs)} ({n_ok} right, {len(calcs) - n_ok} slips), "
+        f"AUROC of the PRM's score {calc_auroc:.3f}"
+    )
     summary = {
         "benchmark": "turn_prm_errors",
         "threshold": a.threshold,
         "episodes": sum(total.values()),
         "entity_picks": len(picks),
-        "entity_pick_auroc": round(pick_auroc, 4),
+        "entity_pick_auroc": finite(pick_auroc),
+        "calc_turns": len(calcs),
+        "calc_auroc": finite(calc_auroc),
     }
     print(json.dumps(summary | {"exact": {k: [right[k], total[k]] for k in total}}))
 

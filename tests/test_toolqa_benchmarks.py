@@ -242,3 +242,24 @@ def test_mc_merge_adds_rollouts_and_moves_the_first_error(tmp_path, monkeypatch,
     b.write_text(json.dumps(_mc("x", [0.25, 0.25, 0.0], 1, policy="other")) + "\n")
     assert mc_merge.main() == 2
     assert f"{b}:1: policy 'other' differs" in capsys.readouterr().err
+
+
+def _scored(actions: list[str], first_error: int, reason: str | None, scores: list[float]):
+    turns = [{"action": a, "observation": "x"} for a in actions]
+    provenance = {"reason": reason} if reason else {}
+    labels = {"first_error": first_error, "provenance": provenance}
+    return {"turns": turns, "labels": labels, "meta": {"prm_scores": scores}}
+
+
+def test_calc_turns_up_to_a_slip_and_not_past_another_error():
+    from turn_prm_errors import calc_turns
+
+    acts = ["search[A]", "get[P1, age]", "calc[70*4]", "answer[280]"]
+    slip = _scored(acts, 2, "calculation slip: 70*4 = 280, not 68", [0.9, 0.8, 0.3, 0.2])
+    assert calc_turns(slip) == [(0.3, False)]
+    right = _scored(acts, -1, None, [0.9, 0.8, 0.7, 0.6])
+    assert calc_turns(right) == [(0.7, True)]
+    early = _scored(acts, 1, "wrong relation: 'age' instead of 'home'", [0.9, 0.2, 0.3, 0.2])
+    assert calc_turns(early) == []
+    late = _scored(acts, 3, "wrong answer", [0.9, 0.8, 0.7, 0.2])
+    assert calc_turns(late) == [(0.7, True)]
