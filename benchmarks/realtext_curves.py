@@ -29,10 +29,11 @@ def read_rows(path: str) -> list[dict]:
     """The rows of one results file; `FILE: what is wrong` and exit 2 on a bad one."""
     try:
         rows = json.loads(Path(path).read_text())["rows"]
-        for row in rows:
-            points(row)[-1]["seed"]  # every row needs its steps, seed and figures
-            for key, _ in PANELS:
-                row[key]
+        for row in rows:  # the keys main() plots, in the row and along its curve
+            row["seed"]
+            for point in points(row):
+                for key, _ in PANELS:
+                    point[key]
         return rows
     except OSError as e:
         wrong = f"{path}: cannot read: {e.strerror}"

@@ -78,6 +78,17 @@ def calc_turns(record: dict) -> list[tuple[float, bool]]:
     ]
 
 
+def separation(what: str, turns: list[tuple[float, bool]], wrong: str) -> float:
+    """AUROC of the PRM's score on right turns against wrong ones, printed with counts."""
+    value = auroc([s for s, _ in turns], [ok for _, ok in turns])
+    n_right = sum(ok for _, ok in turns)
+    print(
+        f"{what}: {len(turns)} ({n_right} right, {len(turns) - n_right} {wrong}), "
+        f"AUROC of the PRM's score {value:.3f}"
+    )
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -120,18 +131,8 @@ def main() -> None:
     print(
         f"mean score: turns before the first error {mean(before):.3f}, from it on {mean(after):.3f}"
     )
-    pick_auroc = auroc([s for s, _ in picks], [ok for _, ok in picks])
-    n_right = sum(ok for _, ok in picks)
-    print(
-        f"entity picks after a search: {len(picks)} ({n_right} right, "
-        f"{len(picks) - n_right} look-alikes), AUROC of the PRM's score {pick_auroc:.3f}"
-    )
-    calc_auroc = auroc([s for s, _ in calcs], [ok for _, ok in calcs])
-    n_ok = sum(ok for _, ok in calcs)
-    print(
-        f"calc turns: {len(calcs)} ({n_ok} right, {len(calcs) - n_ok} slips), "
-        f"AUROC of the PRM's score {calc_auroc:.3f}"
-    )
+    pick_auroc = separation("entity picks after a search", picks, "look-alikes")
+    calc_auroc = separation("calc turns", calcs, "slips")
     summary = {
         "benchmark": "turn_prm_errors",
         "threshold": a.threshold,

@@ -24,6 +24,11 @@ def test_curves_read_the_rows_of_a_results_file(tmp_path):
         ("{\n  oops", ":2: not JSON"),
         ('{"rows": [{"seed": 0, "steps": 5}]}', "no 'f1_05'"),
         ('{"other": 1}', "no 'rows'"),
+        (
+            '{"rows": [{"seed": 0, "steps": 5, "f1_05": 0.1, "f1_dev": 0.2, '
+            '"auroc_step": 0.6, "curve": [{"step": 1, "f1_05": 0.0}]}]}',
+            "no 'f1_dev'",
+        ),
     ],
 )
 def test_curves_name_a_bad_results_file_and_exit_2(tmp_path, capsys, text, says):
