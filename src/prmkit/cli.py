@@ -23,6 +23,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("label",): "label",
     ("demo",): "demo",
     ("prm", "train"): "prm_train",
+    ("prm", "surprise"): "prm_surprise",
     ("eval", "processbench"): "eval_processbench",
     ("convert",): "convert",
     ("data", "get"): "data_get",

@@ -22,7 +22,7 @@ from prmkit.prm.rule import RulePRM
 from prmkit.prm.scorer import StepScorer
 from prmkit.prm.tagging import collate, length_buckets
 
-ALL_KINDS = (*STEP_KINDS, IMPLICIT_KIND, "rule")
+ALL_KINDS = (*STEP_KINDS, IMPLICIT_KIND, "rule", "surprise")
 
 
 class ModelScorer:
@@ -121,7 +121,7 @@ def load_prm(
     **kw,
 ) -> StepScorer:
     """Any PRM as a StepScorer: "rule" / "rule:WORLD", a checkpoint folder whose
-    config.json kind is prm, orm, implicit-prm or rule, or a published PRM's folder
+    config.json kind is prm, orm, implicit-prm, rule or surprise, or a published PRM's folder
     or hub id (`prmkit.prm.published`, in `prm_format` or the detected one).
 
     device (default: a published PRM on cuda when there is one, a prmkit model where
@@ -152,6 +152,12 @@ def load_prm(
             return RulePRM(cfg.get("world", "arithmetic"))
         except ValueError as e:
             raise InputError(str(e), str(Path(path) / "config.json")) from None
+    if cfg["kind"] == "surprise":  # a base PRM and a policy's surprise (`prmkit.prm.surprise`)
+        from prmkit.prm import surprise
+
+        base_kw = dict(kw, workers=workers)
+        args = (None, device, dtype, base_kw.pop("max_batch", None), quantize)
+        return surprise.load(path, cfg, lambda base: load_prm(base, *args, **base_kw), device)
     if cfg["kind"] == IMPLICIT_KIND:
         if render_of(cfg, str(folder / "config.json")) != "none":  # it reads the policy's text
             raise InputError("an implicit PRM takes no render", str(folder / "config.json"))
