@@ -130,6 +130,21 @@ def test_bad_inputs_exit_2_naming_the_file(tmp_path, capsys):
     assert code == 2 and "built-in policy checkpoint" in err and str(base) in err
     code, _, err = run_cli([*args, "--prm", "rule", "--policy", tmp_path / "policy"], capsys)
     assert code == 2 and "--prm must be a PRM's folder" in err
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    write_jsonl(unlabelled, [Sample("u", "p", PROMPT, "43", STEPS)])  # no labels, no grade
+    policy = ["--prm", base, "--policy", tmp_path / "policy"]
+    code, _, err = run_cli([*args[:2], "--data", unlabelled, *args[4:], *policy], capsys)
+    assert code == 2 and f"{unlabelled}: sample u has neither labels" in err
+    accented = tmp_path / "accented.jsonl"
+    q = toolqa.generate(1, seed=0)[0]
+    steps = [*toolqa.solve(q["prompt"])[:-1], "answer[\u00e9] => done"]
+    write_jsonl(accented, [Sample("a", "p", q["prompt"], q["answer"], steps, first_error=0)])
+    rule = tmp_path / "rule"  # a base PRM that reads any text: the policy is what refuses it
+    rule.mkdir()
+    (rule / "config.json").write_text(json.dumps({"kind": "rule", "world": "toolqa"}))
+    policy[1] = rule
+    code, _, err = run_cli([*args[:2], "--data", accented, *args[4:], *policy], capsys)
+    assert code == 2 and f"{accented}: character" in err
     cfg = json.loads((out / "config.json").read_text())
     (out / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k != "weights"}))
     code, _, err = run_cli(["score", "--prm", out, "--in", data, "--out", tmp_path / "s"], capsys)

@@ -57,15 +57,21 @@ def policy_features(policy, items: list, progress: bool, chunk: int = 256) -> li
 def run(cfg: Config) -> dict:
     invalid = [] if cfg.skip_invalid else None
     samples = read_samples(cfg.data, invalid=invalid)
+    try:  # before the models load: an unlabelled file fails at once
+        y = torch.tensor([t for s in samples for t in step_targets(s, cfg.labels)])
+    except ValueError as e:
+        raise InputError(str(e), cfg.data) from None
     t0 = time.time()
     if not Path(cfg.prm).is_dir():  # saved by path: a rule name or a hub id would not load
         raise InputError("--prm must be a PRM's folder", cfg.prm)
     base = load_scorer(cfg.prm, "arithmetic", *cfg.model_args(), workers=cfg.workers)
     policy = surprise.load_policy(cfg.policy, cfg.device)
     probs = score_samples(base, samples, cfg.data, "base PRM", cfg.progress)
-    feats = policy_features(policy, [(s.prompt, s.steps) for s in samples], cfg.progress)
+    try:  # text the policy's tokenizer cannot read: the file's fault
+        feats = policy_features(policy, [(s.prompt, s.steps) for s in samples], cfg.progress)
+    except ValueError as e:
+        raise InputError(str(e), cfg.data) from None
     x = torch.cat([surprise.design(p, f) for p, f in zip(probs, feats)])
-    y = torch.tensor([t for s in samples for t in step_targets(s, cfg.labels)])
     w, losses = surprise.fit(x, y, cfg.l2)
     right = (y > 0.5).tolist()
     fitted = surprise.combine(x, w).tolist()
