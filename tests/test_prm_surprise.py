@@ -121,6 +121,12 @@ def test_cli_fits_saves_relative_paths_and_scores_as_the_weights_say(tmp_path, c
         assert torch.allclose(torch.sigmoid(S.combine(S.design(p, f), w)), torch.tensor(g).double())
     code, stdout, err = run_cli(["eval", "processbench", "--prm", out, "--data", data], capsys)
     assert code == 0 and last_json(stdout)["kind"] == "surprise", err
+    # search counts what both read: the base PRM's tokens and the policy's characters
+    from prmkit.search.core import _chars, prm_input_tokens
+
+    base_tokens = prm_input_tokens(load_scorer(str(base)), items)
+    want = [t + _chars(p, s) for t, (p, s) in zip(base_tokens, items)]
+    assert prm_input_tokens(load_scorer(str(out)), items) == want
 
 
 def test_bad_inputs_exit_2_naming_the_file(tmp_path, capsys):

@@ -22,6 +22,7 @@ from prmkit.prm.aggregate import AGGREGATORS, aggregate
 from prmkit.prm.base import StepScorer
 from prmkit.prm.encoder import EncoderScorer
 from prmkit.prm.scoring import ModelScorer
+from prmkit.prm.surprise import SurpriseScorer
 from prmkit.worlds import get_world, token_budget
 
 
@@ -163,13 +164,17 @@ class SearchRecord:
 def prm_input_tokens(scorer: StepScorer, items: list[tuple[str, list[str]]]) -> list[int]:
     """Tokens the PRM reads per item: the length of a trained prmkit PRM's own encoding
     (`ModelScorer`), the tokens of every window an encoder PRM reads (`EncoderScorer`;
-    the context carried into a later window counts again), else the characters of the
+    the context carried into a later window counts again), a surprise PRM's base PRM's
+    tokens and its policy's characters (`SurpriseScorer`), else the characters of the
     rendered prompt and steps (what a character-level PRM such as the rule PRM reads)."""
     if isinstance(scorer, ModelScorer):
         return [len(scorer.model.encode(p, list(s)).input_ids) for p, s in items]
     if isinstance(scorer, EncoderScorer):
         windows = [scorer.model.windows(p, list(s)) for p, s in items]
         return [sum(len(t.input_ids) for t in ws) for ws in windows]
+    if isinstance(scorer, SurpriseScorer):  # its base PRM's tokens, and the policy's characters
+        base = prm_input_tokens(scorer.base, items)
+        return [b + _chars(p, s) for b, (p, s) in zip(base, items)]
     return [_chars(p, s) for p, s in items]
 
 
