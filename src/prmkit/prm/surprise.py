@@ -9,7 +9,8 @@ that reads the text alone cannot see them. A surprise PRM stacks the two, per tu
     z_k = a * prm_logit_k + b * min_t log pi(x_t) + c * sum_t log pi(x_t) + d
 
 over the tokens x_t of action k under the policy pi (the observations are context,
-never the policy's: `prmkit.data.loss_mask`), and scores sigmoid(z_k). The four
+never the policy's: the action spans of `prmkit.data.render_turns`), and scores
+sigmoid(z_k). The four
 weights are a logistic regression fitted on a labelled file (mc labels, say); the
 base PRM and the policy stay as they are. It helps where the PRM scores the policy's
 own samples, the case of search and RL; a mistake the policy makes with confidence
@@ -180,7 +181,7 @@ def load(
     the policy goes to `device` (default: CPU)."""
     where = str(Path(path) / "config.json")
     try:
-        w = torch.tensor([float(cfg["weights"][k]) for k in WEIGHTS])
+        w = torch.tensor([float(cfg["weights"][k]) for k in WEIGHTS], dtype=torch.float64)
         prm, policy = (str(Path(path) / cfg[k]) for k in ("prm", "policy"))
     except (KeyError, TypeError, ValueError):
         raise InputError(f"a surprise PRM needs prm, policy and weights {WEIGHTS}", where) from None
