@@ -4,10 +4,11 @@
 import json
 import random
 
+import pytest
 import torch
 from conftest import last_json, run_cli
 
-from prmkit.data import Sample, split_step, write_jsonl
+from prmkit.data import InputError, Sample, split_step, write_jsonl
 from prmkit.models.builtin import BuiltinPolicy
 from prmkit.models.gpt import GPTConfig
 from prmkit.models.tokenizer import CharTokenizer
@@ -127,6 +128,10 @@ def test_cli_fits_saves_relative_paths_and_scores_as_the_weights_say(tmp_path, c
     base_tokens = prm_input_tokens(load_scorer(str(base)), items)
     want = [t + _chars(p, s) for t, (p, s) in zip(base_tokens, items)]
     assert prm_input_tokens(load_scorer(str(out)), items) == want
+    # --quantize and --workers go to the base PRM, which answers for itself
+    with pytest.raises(InputError, match="encoder PRMs only") as e:
+        load_scorer(str(out), quantize="int8")
+    assert e.value.path.endswith("base")  # the base PRM's folder refuses it
 
 
 def test_bad_inputs_exit_2_naming_the_file(tmp_path, capsys):

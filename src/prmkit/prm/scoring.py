@@ -135,6 +135,7 @@ def load_prm(
     folder = Path(path)
     cfg = folder_config(folder) if (folder / "config.json").is_file() else None
     encoder = cfg is not None and cfg.get("backend") == "encoder"
+    encoder |= cfg is not None and cfg.get("kind") == "surprise"  # its base PRM decides
     if quantize != "none" and not encoder:
         raise InputError(f"--quantize {quantize} applies to encoder PRMs only", path)
     workers = kw.pop("workers", 1)
