@@ -5,6 +5,7 @@ PRM: `--prm OUT` works wherever a PRM does (docs/prm-surprise.md)."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,7 @@ def run(cfg: Config) -> dict:
         "label_source": fit_info["labels"],
         "weights": dict(zip(surprise.WEIGHTS, (round(v, 4) for v in w.tolist()))),
         **losses,
-        **{k: (round(v, 4) if v == v else None) for k, v in aurocs.items()},  # NaN: one class
+        **{k: None if math.isnan(v) else round(v, 4) for k, v in aurocs.items()},  # one class
         "skipped": report_skipped(invalid),
         "seconds": round(time.time() - t0, 1),
     }

@@ -134,8 +134,8 @@ def load_prm(
 
     folder = Path(path)
     cfg = folder_config(folder) if (folder / "config.json").is_file() else None
-    encoder = cfg is not None and cfg.get("backend") == "encoder"
-    encoder |= cfg is not None and cfg.get("kind") == "surprise"  # its base PRM decides
+    # an encoder PRM takes --quantize and --workers; a surprise PRM passes them to its base
+    encoder = cfg is not None and (cfg.get("backend") == "encoder" or cfg.get("kind") == "surprise")
     if quantize != "none" and not encoder:
         raise InputError(f"--quantize {quantize} applies to encoder PRMs only", path)
     workers = kw.pop("workers", 1)

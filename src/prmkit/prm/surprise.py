@@ -10,9 +10,8 @@ that reads the text alone cannot see them. A surprise PRM stacks the two, per tu
 
 over the tokens x_t of action k under the policy pi (the observations are context,
 never the policy's: the action spans of `prmkit.data.render_turns`), and scores
-sigmoid(z_k). The four
-weights are a logistic regression fitted on a labelled file (mc labels, say); the
-base PRM and the policy stay as they are. It helps where the PRM scores the policy's
+sigmoid(z_k). The four weights are a logistic regression fitted on a labelled file
+(mc labels, say); the base PRM and the policy stay as they are. It helps where the PRM scores the policy's
 own samples, the case of search and RL; a mistake the policy makes with confidence
 gives no surprise, and the base PRM must find it.
 """
@@ -49,12 +48,12 @@ def _jobs(tok, prompt: str, steps: list[str], block: int) -> list[tuple[list[int
     ids = [tok.bos_id] + tok.encode(text)  # a character tokenizer: char i is token i + 1
     if len(ids) <= block:
         return [(ids, [(k, a + 1, b + 1) for k, (a, b) in enumerate(spans)])]
-    jobs = []
+    jobs, j = [], 0  # the first turn that fits only moves right as k grows
     for k in range(len(steps)):
-        j = 0
-        while j < k and len(action_spans(prompt, steps[j : k + 1])[0]) + 1 > block:
-            j += 1
         t, sp = action_spans(prompt, steps[j : k + 1])
+        while j < k and len(t) + 1 > block:
+            j += 1
+            t, sp = action_spans(prompt, steps[j : k + 1])
         w = [tok.bos_id] + tok.encode(t)
         a, b = sp[-1][0] + 1, sp[-1][1] + 1
         cut = max(0, len(w) - block)
