@@ -129,6 +129,7 @@ def test_without_a_tokenizer_a_chat_template_is_a_422_that_names_the_flag(tok):
 def test_query_cleaner_reads_the_named_or_the_prm_folder(tok_dir, tmp_path):
     assert query_cleaner("", "rule") is None
     assert query_cleaner("", str(tok_dir)).markers is not None  # the PRM folder's tokenizer
+    assert query_cleaner("", f"{tok_dir}+rule").markers is not None  # the checked PRM's
     assert query_cleaner("", str(tmp_path)) is None  # a folder without a tokenizer
     with pytest.raises(InputError, match="no such tokenizer folder"):
         query_cleaner(str(tmp_path / "missing"), "rule")

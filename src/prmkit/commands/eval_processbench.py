@@ -38,7 +38,7 @@ class Config(PRMOptions):
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str
-    """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD (a world's checker; on ProcessBench: gsm8k's free-text arithmetic checker), a trained PRM's directory, or a published PRM's folder (or hub id, online): see --prm-format"""
+    """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD (a world's checker; on ProcessBench: gsm8k's free-text arithmetic checker), a trained PRM's directory, or a published PRM's folder (or hub id, online): see --prm-format; PRM+rule[:WORLD] puts the checker in front of any of them (each step scores the lower of the two)"""
     data: str
     """a ProcessBench file (the official JSON list, or JSONL of id, problem, steps, label; any sample file whose first errors are known), or a folder holding gsm8k, math, olympiadbench and omnimath .json: every split is run"""
     threshold: float = 0.5

@@ -18,7 +18,7 @@ class Config(PRMOptions):
     RANGES: ClassVar[dict[str, str]] = {"max_tokens": ">= 1"}
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     prm: str
-    """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD, a trained PRM's directory (prm, orm, implicit-prm, surprise), or a published PRM's folder (or hub id, online): see --prm-format"""
+    """the PRM: rule, local-rule, rule:WORLD, local-rule:WORLD, a trained PRM's directory (prm, orm, implicit-prm, surprise), or a published PRM's folder (or hub id, online): see --prm-format; PRM+rule[:WORLD] puts the checker in front of any of them (each step scores the lower of the two)"""
     in_: str
     """solutions: prmkit samples, TRL, ProcessBench, Math-Shepherd or PRM800K records (detected)"""
     out: str

@@ -47,7 +47,7 @@ class Config(PrefixedPRMOptions, SearchSettings):
     tie_break: Literal["random", "first"] = "random"
     """--in: ties between candidates go to a seeded random one (per --seed and problem), or to the first in file order (biased when the file's order carries information)"""
     prm: str | None = None
-    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `rule:WORLD`, `noisy-rule:SIGMA[:SEED]` (experiments only), a trained PRM's directory, or a published PRM's folder (see --prm-format); vote needs none"""
+    """PRM: `rule` (exact verifier, an oracle), `local-rule` (its step checker, each step on its own), `rule:WORLD`, `noisy-rule:SIGMA[:SEED]` (experiments only), a trained PRM's directory, a published PRM's folder (see --prm-format), or PRM+rule[:WORLD] (the checker in front: each step scores the lower of the two); vote needs none"""
     critic_model: str | None = None
     """--prm critic:URL: the served model's name (default: the first the endpoint lists at /models)"""
     critic_samples: int | None = None

@@ -25,7 +25,7 @@ class Config(ServeOptions, ModelPRMOptions):
     }
     """ranges of the numeric settings (prmkit.ranges), checked before a run"""
     model: str
-    """the PRM: a trained PRM directory, `rule` for the world's exact verifier, or a published PRM's folder (see --prm-format)"""
+    """the PRM: a trained PRM directory, `rule` for the world's exact verifier, a published PRM's folder (see --prm-format), or PRM+rule[:WORLD] (the checker in front: each step scores the lower of the two)"""
     max_batch_size: int = 32
     """most items scored in one PRM call; about half the concurrent clients lets one batch
     score while the next one's requests are read (benchmarks/serve_load.py)"""
@@ -65,6 +65,7 @@ def query_cleaner(tokenizer: str, model: str):
     None when neither names one."""
     from prmkit.data import InputError
     from prmkit.models.chat_text import TextCleaner, load_text_tokenizer
+    from prmkit.prm.rule import split_checker
 
     if tokenizer:
         if not Path(tokenizer).is_dir():
@@ -76,7 +77,8 @@ def query_cleaner(tokenizer: str, model: str):
                 tokenizer,
             )
     else:
-        tok = load_text_tokenizer(model) if Path(model).is_dir() else None
+        base = split_checker(model)[0]  # PRM+rule: the PRM's folder
+        tok = load_text_tokenizer(base) if Path(base).is_dir() else None
     return None if tok is None else TextCleaner.from_tokenizer(tok)
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from prmkit.data import InputError
-from prmkit.prm.rule import RULE_PRMS, LocalRulePRM, NoisyRulePRM, RulePRM
+from prmkit.prm.rule import (
+    RULE_PRMS,
+    CheckedPRM,
+    LocalRulePRM,
+    NoisyRulePRM,
+    RulePRM,
+    split_checker,
+)
 from prmkit.prm.scorer import HUB_ID, PRMFormat, StepScorer
 
 
@@ -76,15 +83,23 @@ def load_scorer(
     (its step checker, each step on its own), "rule:WORLD" / "local-rule:WORLD" (the
     world named, overriding `world`), "noisy-rule[:SIGMA[:SEED]]" (experiments only),
     a trained PRM's folder, a published PRM's folder or hub id (`prmkit.prm.published`;
-    `prm_format` names its format, else it is detected), or "critic:URL", a generative
+    `prm_format` names its format, else it is detected), "critic:URL", a generative
     critic behind an OpenAI-compatible endpoint (`prmkit.prm.critic`; `kw`
-    critic_model, critic_samples). device, dtype, batch_size, quantize and `kw`
+    critic_model, critic_samples), or any of these with a checker in front,
+    "PRM+rule[:WORLD]" / "PRM+local-rule[:WORLD]" (`CheckedPRM`: each step scores the
+    lower of the PRM's score and the checker's; the options apply to PRM). device, dtype, batch_size, quantize and `kw`
     (max_tokens, workers): where and how a model PRM runs (see
     `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search, eval, score and the reward server share. Trained
     PRMs are imported only when asked for, so the rule PRMs load without model code.
     """
+    base, checker = split_checker(spec)
+    if checker is not None:
+        if not base:
+            raise InputError("expected PRM+rule[:WORLD]: a PRM before the +", spec)
+        opened = load_scorer(base, world, prm_format, device, dtype, batch_size, quantize, **kw)
+        return CheckedPRM(opened, load_scorer(checker, world))
     critic = {k: kw.pop(k) for k in ("critic_model", "critic_samples") if k in kw}
     name, _, named_world = spec.partition(":")
     if name in ("critic", "noisy-rule") or name in RULE_PRMS:
@@ -116,6 +131,7 @@ def load_scorer(
 
 __all__ = [
     "HUB_ID",
+    "CheckedPRM",
     "PRMFormat",
     "RULE_PRMS",
     "LocalRulePRM",

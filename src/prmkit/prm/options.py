@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from prmkit.data import InputError, Sample
 from prmkit.prm.base import RULE_PRMS, load_scorer, score_in_chunks
+from prmkit.prm.rule import split_checker
 from prmkit.prm.scorer import PRMFormat, StepScorer
 from prmkit.worlds import guess_world
 
@@ -93,10 +94,12 @@ class PrefixedPRMOptions:
 
 
 def rule_world(spec: str, world: str, first: Sample) -> str | None:
-    """The world whose checker the rule PRM `spec` uses: the one it names (rule:gsm8k),
-    else `world`, else (`world` auto) the first sample's (`guess_world`). None when
-    `spec` is not a rule PRM, and then a `world` other than auto is an InputError."""
-    name, _, named = spec.partition(":")
+    """The world whose checker the rule PRM `spec` uses (or the checker of `PRM+rule`):
+    the one it names (rule:gsm8k), else `world`, else (`world` auto) the first
+    sample's (`guess_world`). None when `spec` has no rule PRM, and then a `world`
+    other than auto is an InputError."""
+    checker = split_checker(spec)[1]
+    name, _, named = (checker or spec).partition(":")
     if name not in RULE_PRMS:
         if world != "auto":
             raise InputError("--world sets a rule PRM's checker; this PRM is not one", spec)

@@ -1,7 +1,8 @@
 """PRMs from a world's exact verifier: no model, no training; the oracle to compare with.
 
 `RulePRM` scores every step from the first error on 0; `LocalRulePRM` judges each
-step on its own; `NoisyRulePRM` (EXPERIMENTS ONLY) blurs the exact labels by Gaussian
+step on its own; `CheckedPRM` puts one of them in front of another PRM (`--prm
+PRM+rule`); `NoisyRulePRM` (EXPERIMENTS ONLY) blurs the exact labels by Gaussian
 noise in logit space, a stand-in for an imperfect trained PRM.
 """
 
@@ -11,6 +12,7 @@ import hashlib
 import math
 import random
 
+from prmkit.prm.scorer import StepScorer
 from prmkit.worlds import get_world
 
 
@@ -91,3 +93,32 @@ class NoisyRulePRM:
 
 RULE_PRMS = {"rule": RulePRM, "local-rule": LocalRulePRM}
 """The verifier PRMs, by the name `--prm` and `--model` take."""
+
+
+class CheckedPRM:
+    """A PRM with a world's checker in front: each step scores the lower of the two.
+
+    The checker is a rule PRM: `RulePRM` scores 0 from the first step it finds false
+    on, `LocalRulePRM` 0 at each such step, and 1 elsewhere, so the PRM's own score
+    stands wherever the checker finds nothing. A learned PRM misses errors that an
+    exact check finds at once (a false equation in a real LLM's solution: the gsm8k
+    world's free-text checker), and the checker says nothing about the rest.
+    """
+
+    kind = "checked"
+
+    def __init__(self, base: StepScorer, checker: RulePRM | LocalRulePRM) -> None:
+        self.base, self.checker = base, checker
+
+    def score(self, items: list[tuple[str, list[str]]]) -> list[list[float]]:
+        base, check = self.base.score(items), self.checker.score(items)
+        return [[min(a, b) for a, b in zip(p, c)] for p, c in zip(base, check)]
+
+
+def split_checker(spec: str) -> tuple[str, str | None]:
+    """`PRM+rule[:WORLD]` / `PRM+local-rule[:WORLD]` -> (PRM, checker spec); any other
+    spec -> (spec, None). The last `+` splits, so a folder's name may hold one."""
+    base, plus, checker = spec.rpartition("+")
+    if plus and checker.partition(":")[0] in RULE_PRMS:
+        return base, checker
+    return spec, None

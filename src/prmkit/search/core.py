@@ -19,7 +19,7 @@ from typing import ClassVar, Literal
 
 from prmkit.models.steps import render
 from prmkit.prm.aggregate import AGGREGATORS, aggregate
-from prmkit.prm.base import StepScorer
+from prmkit.prm.base import CheckedPRM, StepScorer
 from prmkit.prm.encoder import EncoderScorer
 from prmkit.prm.scoring import ModelScorer
 from prmkit.prm.surprise import SurpriseScorer
@@ -165,8 +165,11 @@ def prm_input_tokens(scorer: StepScorer, items: list[tuple[str, list[str]]]) -> 
     """Tokens the PRM reads per item: the length of a trained prmkit PRM's own encoding
     (`ModelScorer`), the tokens of every window an encoder PRM reads (`EncoderScorer`;
     the context carried into a later window counts again), a surprise PRM's base PRM's
-    tokens and its policy's characters (`SurpriseScorer`), else the characters of the
-    rendered prompt and steps (what a character-level PRM such as the rule PRM reads)."""
+    tokens and its policy's characters (`SurpriseScorer`), a checked PRM's base PRM's
+    (`CheckedPRM`: its checker runs no model), else the characters of the rendered
+    prompt and steps (what a character-level PRM such as the rule PRM reads)."""
+    if isinstance(scorer, CheckedPRM):
+        return prm_input_tokens(scorer.base, items)
     if isinstance(scorer, ModelScorer):
         return [len(scorer.model.encode(p, list(s)).input_ids) for p, s in items]
     if isinstance(scorer, EncoderScorer):
