@@ -36,7 +36,7 @@ class Config(PrefixedPRMOptions, RLSettings):
     out: str
     """output directory: metrics.jsonl, settings.json, rl_*.png curves, policy/ (the trained policy)"""
     prm: str = "rule"
-    """the PRM for --reward prm: 'rule' (the world's exact verifier: 0 from the first error on), 'local-rule' (its step checker: each step judged on its own, so correct work after a mistake scores 1) a trained PRM folder, or PRM+rule / PRM+local-rule (the checker in front: each step scores the lower of the two)"""
+    """the PRM for --reward prm: 'rule' (the world's exact verifier: 0 from the first error on), 'local-rule' (its step checker: each step judged on its own, so correct work after a mistake scores 1), a trained PRM folder, or PRM+rule / PRM+local-rule (the checker in front: each step scores the lower of the two)"""
     prover: str | None = None
     """the prover policy whose progress --reward pav rewards: a prmkit policy checkpoint or a local Hugging Face folder (default: --policy as it starts, kept fixed)"""
     problems: str | None = None

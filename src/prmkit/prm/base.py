@@ -87,9 +87,9 @@ def load_scorer(
     critic behind an OpenAI-compatible endpoint (`prmkit.prm.critic`; `kw`
     critic_model, critic_samples), or any of these with a checker in front,
     "PRM+rule[:WORLD]" / "PRM+local-rule[:WORLD]" (`CheckedPRM`: each step scores the
-    lower of the PRM's score and the checker's; the options apply to PRM). device, dtype, batch_size, quantize and `kw`
-    (max_tokens, workers): where and how a model PRM runs (see
-    `prmkit.prm.scoring.load_prm`).
+    lower of the PRM's score and the checker's; the options below apply to PRM).
+    device, dtype, batch_size, quantize and `kw` (max_tokens, workers): where and how a
+    model PRM runs (see `prmkit.prm.scoring.load_prm`).
 
     The one loader that RL, search, eval, score and the reward server share. Trained
     PRMs are imported only when asked for, so the rule PRMs load without model code.
