@@ -143,8 +143,6 @@ def load_prm(
         raise InputError(f"--workers {workers} applies to encoder PRMs only", path)
     if is_published(path, prm_format, cfg):
         return load_published(path, prm_format, device, dtype, batch_size, kw.get("max_tokens"))
-    if batch_size is not None:
-        kw["max_batch"] = batch_size
     if path == "rule" or path.startswith("rule:"):
         return RulePRM(path.split(":", 1)[1] if ":" in path else "arithmetic")
     cfg = read_config(path, ALL_KINDS) if cfg is None else check_kind(cfg, ALL_KINDS, path)
@@ -156,9 +154,12 @@ def load_prm(
     if cfg["kind"] == "surprise":  # a base PRM and a policy's surprise (`prmkit.prm.surprise`)
         from prmkit.prm import surprise
 
-        base_kw = dict(kw, workers=workers)
-        args = (None, device, dtype, base_kw.pop("max_batch", None), quantize)
-        return surprise.load(path, cfg, lambda base: load_prm(base, *args, **base_kw), device)
+        args = (None, device, dtype, batch_size, quantize)
+        return surprise.load(
+            path, cfg, lambda base: load_prm(base, *args, workers=workers, **kw), device
+        )
+    if batch_size is not None:
+        kw["max_batch"] = batch_size
     if cfg["kind"] == IMPLICIT_KIND:
         if render_of(cfg, str(folder / "config.json")) != "none":  # it reads the policy's text
             raise InputError("an implicit PRM takes no render", str(folder / "config.json"))
